@@ -1,0 +1,10 @@
+#include "cli.h"
+#include "cmd.h"
+
+/* Keep the table in the order `fedlora --help` shows it. */
+const cli_command cli_commands[] = {
+    {"config check", "validate a coordinator or agent configuration file", cmd_config_check},
+    {"config sample", "print a commented sample configuration", cmd_config_sample},
+};
+
+const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -1,0 +1,84 @@
+/*
+ * fedlora config check|sample: validate a daemon's configuration file or
+ * print a commented sample of it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent_config.h"
+#include "cli.h"
+#include "cmd.h"
+#include "coord_config.h"
+
+static const cli_option s_options[] = {
+    {"role", "ROLE", "which daemon the file configures: coordinator or agent (required)"},
+};
+#define OPTION_COUNT (sizeof(s_options) / sizeof(s_options[0]))
+
+static int role_of(const char *command, const cli_args *args)
+{
+    const char *role = cli_get(args, s_options, OPTION_COUNT, "role");
+    if (role != NULL && strcmp(role, "coordinator") == 0)
+        return 0;
+    if (role != NULL && strcmp(role, "agent") == 0)
+        return 1;
+    fprintf(stderr, "fedlora %s: --role must be 'coordinator' or 'agent'\n", command);
+    return -1;
+}
+
+int cmd_config_check(int argc, char **argv)
+{
+    cli_args args;
+    int parsed = cli_parse("config check", "--role ROLE FILE",
+                           "Validates a configuration file and reports the first problem\n"
+                           "with its file, line and key.",
+                           s_options, OPTION_COUNT, argc, argv, &args);
+    if (parsed != CLI_PARSE_OK)
+        return cli_parse_exit(parsed);
+    int role = role_of("config check", &args);
+    if (role < 0)
+        return 2;
+    if (args.positional_count != 1) {
+        fprintf(stderr, "fedlora config check: give exactly one FILE\n");
+        return 2;
+    }
+
+    const char *path = args.positional[0];
+    fl_error err = {0};
+    int rc;
+    if (role == 0) {
+        coord_config config;
+        rc = coord_config_load(&config, path, &err);
+        coord_config_release(&config);
+    } else {
+        agent_config config;
+        rc = agent_config_load(&config, path, &err);
+        agent_config_release(&config);
+    }
+    if (rc != FL_OK) {
+        fprintf(stderr, "fedlora config check: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s: valid %s configuration\n", path, role == 0 ? "coordinator" : "agent");
+    return 0;
+}
+
+int cmd_config_sample(int argc, char **argv)
+{
+    cli_args args;
+    int parsed = cli_parse("config sample", "--role ROLE",
+                           "Prints a commented sample configuration with every key,\n"
+                           "its unit, range and default.",
+                           s_options, OPTION_COUNT, argc, argv, &args);
+    if (parsed != CLI_PARSE_OK)
+        return cli_parse_exit(parsed);
+    int role = role_of("config sample", &args);
+    if (role < 0)
+        return 2;
+
+    if (role == 0)
+        fl_config_write_sample(coord_config_keys, coord_config_key_count, stdout);
+    else
+        fl_config_write_sample(agent_config_keys, agent_config_key_count, stdout);
+    return 0;
+}

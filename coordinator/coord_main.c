@@ -1,0 +1,83 @@
+/*
+ * fedlora-coordinator: the central daemon of a fedlora project.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_config.h"
+#include "fl_log.h"
+
+#ifndef FEDLORA_VERSION
+#define FEDLORA_VERSION "unknown"
+#endif
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: fedlora-coordinator --config FILE [--check]\n"
+            "\n"
+            "Runs the coordinator of a fedlora project: it schedules federated rounds,\n"
+            "aggregates the sites' masked adapter updates and signs the global adapter.\n"
+            "\n"
+            "Options:\n"
+            "  --config FILE        configuration file (see config/coordinator.conf)\n"
+            "  --check              validate the configuration and exit\n"
+            "  --print-sample       print a commented sample configuration and exit\n"
+            "  --help               show this help and exit\n"
+            "  --version            show the version and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"print-sample", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    int check_only = 0;
+    int opt;
+
+    fl_log_set_role("coordinator");
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'k': check_only = 1; break;
+        case 's': fl_config_write_sample(coord_config_keys, coord_config_key_count, stdout);
+                  return 0;
+        case 'h': print_usage(stdout); return 0;
+        case 'V': printf("fedlora-coordinator %s\n", FEDLORA_VERSION); return 0;
+        default: print_usage(stderr); return 2;
+        }
+    }
+    if (config_path == NULL || optind != argc) {
+        fprintf(stderr, "fedlora-coordinator: --config FILE is required\n");
+        print_usage(stderr);
+        return 2;
+    }
+
+    coord_config config;
+    fl_error err = {0};
+    if (coord_config_load(&config, config_path, &err) != FL_OK) {
+        fl_error("configuration rejected: %s", err.msg);
+        coord_config_release(&config);
+        return 1;
+    }
+    fl_log_set_level((fl_log_level)config.log_level);
+    fl_info("configuration %s is valid", config_path);
+
+    int status = 0;
+    if (!check_only) {
+        /* TODO: the round loop arrives with the coordinator service; until then only
+         * the configuration is checked. */
+        fl_error("the coordinator service is not built yet; only --check works");
+        status = 1;
+    }
+    coord_config_release(&config);
+    return status;
+}

@@ -1,0 +1,56 @@
+# Shared by the scripts in this folder: package installation and the build.
+# Source it; do not run it.
+
+FEDLORA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian 12 packages that building, testing and running fedlora need.
+FEDLORA_PACKAGES=(
+    build-essential cmake pkg-config
+    libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev libopenblas-dev
+    libjansson-dev libpcre2-dev libutf8proc-dev libcmocka-dev
+    clang libclang-rt-14-dev
+    python3 python3-torch python3-numpy
+)
+
+# Installs the packages in FEDLORA_PACKAGES (and any given as arguments) that
+# are missing, and only those.
+fl_install_packages() {
+    local wanted=("${FEDLORA_PACKAGES[@]}" "$@")
+    local missing=()
+    local package
+    for package in "${wanted[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$package")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        echo "All ${#wanted[@]} required Debian packages are installed."
+        return 0
+    fi
+
+    echo "Installing missing Debian packages: ${missing[*]}"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "error: need root or sudo to install: ${missing[*]}" >&2
+            echo "       install them as root, then run this script again." >&2
+            return 1
+        fi
+        sudo=sudo
+    fi
+    $sudo apt-get update -q || return 1
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+        "${missing[@]}" || return 1
+}
+
+# fl_build DIR [cmake options...]: configures and builds the project in DIR.
+fl_build() {
+    local dir=$1
+    shift
+    cmake -S "$FEDLORA_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || {
+        cat "$dir.configure.log" >&2
+        echo "error: cmake configure failed; see $dir.configure.log" >&2
+        return 1
+    }
+    cmake --build "$dir" -j "$(nproc)"
+}
