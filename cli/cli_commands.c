@@ -3,6 +3,7 @@
 
 /* Keep the table in the order `fedlora --help` shows it. */
 const cli_command cli_commands[] = {
+    {"audit verify", "check the hash chain of a site's audit log", cmd_audit_verify},
     {"config check", "validate a coordinator or agent configuration file", cmd_config_check},
     {"config sample", "print a commented sample configuration", cmd_config_sample},
 };
