@@ -6,6 +6,7 @@ const cli_command cli_commands[] = {
     {"audit verify", "check the hash chain of a site's audit log", cmd_audit_verify},
     {"config check", "validate a coordinator or agent configuration file", cmd_config_check},
     {"config sample", "print a commented sample configuration", cmd_config_sample},
+    {"report", "write an HTML report of a job's rounds", cmd_report},
 };
 
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -9,5 +9,6 @@
 int cmd_config_check(int argc, char **argv);
 int cmd_config_sample(int argc, char **argv);
 int cmd_audit_verify(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif
