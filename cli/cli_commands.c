@@ -6,6 +6,8 @@ const cli_command cli_commands[] = {
     {"audit verify", "check the hash chain of a site's audit log", cmd_audit_verify},
     {"config check", "validate a coordinator or agent configuration file", cmd_config_check},
     {"config sample", "print a commented sample configuration", cmd_config_sample},
+    {"keygen", "make a key pair on this machine (distributed provisioning)", cmd_keygen},
+    {"provision", "write key and configuration kits for a project", cmd_provision},
     {"report", "write an HTML report of a job's rounds", cmd_report},
 };
 
