@@ -7,6 +7,7 @@ const cli_command cli_commands[] = {
     {"config check", "validate a coordinator or agent configuration file", cmd_config_check},
     {"config sample", "print a commented sample configuration", cmd_config_sample},
     {"keygen", "make a key pair on this machine (distributed provisioning)", cmd_keygen},
+    {"model hash", "print the content hash that names a base model in jobs", cmd_model_hash},
     {"provision", "write key and configuration kits for a project", cmd_provision},
     {"report", "write an HTML report of a job's rounds", cmd_report},
 };

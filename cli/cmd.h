@@ -12,5 +12,6 @@ int cmd_audit_verify(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_provision(int argc, char **argv);
+int cmd_model_hash(int argc, char **argv);
 
 #endif
