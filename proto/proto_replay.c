@@ -186,3 +186,9 @@ int proto_replay_accept(proto_replay *r, const Fedlora__Envelope *e, fl_error *e
     state->last_sequence = e->sequence;
     return FL_OK;
 }
+
+bool proto_replay_session_known(proto_replay *r, const char *sender, uint64_t session)
+{
+    const sender_state *state = find_sender(r, sender);
+    return state != NULL && state->session == session;
+}

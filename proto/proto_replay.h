@@ -15,6 +15,7 @@
 #ifndef PROTO_REPLAY_H
 #define PROTO_REPLAY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fedlora.pb-c.h"
@@ -44,6 +45,9 @@ int proto_replay_set_round(proto_replay *r, uint64_t round, fl_error *err) FL_WA
 
 /* Returns the current round, 0 before proto_replay_set_job(). */
 uint64_t proto_replay_round(const proto_replay *r);
+
+/* Returns true when session is the current session of sender. */
+bool proto_replay_session_known(proto_replay *r, const char *sender, uint64_t session);
 
 /*
  * Checks envelope (already validated by proto_decode_envelope) and, when it
