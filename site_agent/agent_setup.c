@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "agent_policy.h"
+
 static int check_membership(agent_setup *setup, fl_error *err)
 {
     const agent_config *config = &setup->config;
@@ -51,6 +53,8 @@ int agent_setup_load(agent_setup *setup, const char *config_path, fl_error *err)
         rc = fc_manifest_load(config->manifest_file, project_key, &setup->manifest, err);
     if (rc == FL_OK)
         rc = check_membership(setup, err);
+    if (rc == FL_OK)
+        rc = agent_policy_check_data_paths(config, err);
     return rc;
 }
 
