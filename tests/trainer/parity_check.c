@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_json.h"
 #include "fl_json.h"
 #include "fl_mem.h"
 #include "lora.h"
@@ -129,32 +130,6 @@ static void compare_params(check *c, const char *kind, const tr_model *model,
     }
 }
 
-static int fill_batch(tr_batch *batch, const json_t *object)
-{
-    batch->B = (int)json_integer_value(json_object_get(object, "B"));
-    batch->T = (int)json_integer_value(json_object_get(object, "T"));
-    size_t n = (size_t)batch->B * batch->T;
-    int32_t **fields[4] = {&batch->tokens, &batch->targets, &batch->positions, &batch->segments};
-    const char *names[4] = {"tokens", "targets", "positions", "segments"};
-    for (int f = 0; f < 4; f++) {
-        json_t *list = json_object_get(object, names[f]);
-        if (json_array_size(list) != n)
-            return -1;
-        *fields[f] = fl_xmalloc(n * sizeof(int32_t));
-        for (size_t i = 0; i < n; i++)
-            (*fields[f])[i] = (int32_t)json_integer_value(json_array_get(list, i));
-    }
-    return 0;
-}
-
-static void free_batch(tr_batch *batch)
-{
-    free(batch->tokens);
-    free(batch->targets);
-    free(batch->positions);
-    free(batch->segments);
-}
-
 static tr_train_options options_of(const json_t *spec, const tr_batch *a, const tr_batch *b)
 {
     tr_train_options o = tr_train_options_default();
@@ -226,8 +201,8 @@ static int run(check *c)
         return 1;
     }
     tr_batch packed, unpacked;
-    if (fill_batch(&packed, json_object_get(spec, "batch")) != 0 ||
-        fill_batch(&unpacked, json_object_get(spec, "unpacked")) != 0) {
+    if (batch_from_json(&packed, json_object_get(spec, "batch")) != 0 ||
+        batch_from_json(&unpacked, json_object_get(spec, "unpacked")) != 0) {
         printf("  case.json: malformed batch\n");
         return 1;
     }
@@ -283,8 +258,8 @@ static int run(check *c)
     tr_trainer_destroy(&trainer);
     lora_adapter_release(&adapter);
     tr_model_release(&model);
-    free_batch(&packed);
-    free_batch(&unpacked);
+    batch_free(&packed);
+    batch_free(&unpacked);
     json_decref(spec);
     return c->failures > 0;
 }
