@@ -157,11 +157,16 @@ static int check_tiling(const st_file *f, uint64_t data_size, fl_error *err)
                               (unsigned long long)position);
         position = t->end;
     }
-    if (rc == FL_OK && position != data_size)
+    if (rc == FL_OK && position != data_size && f->tensor_count > 0)
         rc = fl_error_set(err, FL_EFORMAT,
-                          "%s: tensor data ends at byte %llu of a %llu-byte data section; "
-                          "the file is truncated or has trailing bytes", f->path,
-                          (unsigned long long)position, (unsigned long long)data_size);
+                          "%s: tensor '%s' ends at byte %llu but the data section has %llu "
+                          "bytes; the file is truncated or has trailing bytes", f->path,
+                          order[f->tensor_count - 1]->name, (unsigned long long)position,
+                          (unsigned long long)data_size);
+    else if (rc == FL_OK && position != data_size)
+        rc = fl_error_set(err, FL_EFORMAT,
+                          "%s: the header lists no tensor but %llu data bytes follow it",
+                          f->path, (unsigned long long)data_size);
     free(order);
     return rc;
 }

@@ -92,6 +92,14 @@ int tr_model_load(tr_model *model, const char *folder, fl_error *err) FL_WARN_UN
  */
 void tr_model_randomize(tr_model *model, uint64_t seed, int perturb);
 
+/*
+ * Checks that every token id of a Hugging Face tokenizer.json (model.vocab
+ * and added_tokens) is below config's vocab_size. A larger id is FL_EINVAL
+ * naming the file, the token and both sizes.
+ */
+int tr_model_check_tokenizer(const tr_config *config, const char *path,
+                             fl_error *err) FL_WARN_UNUSED;
+
 /* Writes config.json and model.safetensors (F32) into folder, which must exist. */
 int tr_model_save(const tr_model *model, const char *folder, fl_error *err) FL_WARN_UNUSED;
 
