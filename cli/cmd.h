@@ -13,5 +13,6 @@ int cmd_report(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_provision(int argc, char **argv);
 int cmd_model_hash(int argc, char **argv);
+int cmd_init_model(int argc, char **argv);
 
 #endif
