@@ -21,6 +21,8 @@
 #define PROTO_MAX_BLOB (4u * 1024u * 1024u)
 /* Largest data field of one ObjectChunk. Objects themselves have no limit. */
 #define PROTO_MAX_CHUNK (64u * 1024u * 1024u)
+/* Most chunks a sender may keep in flight without an acknowledgement. */
+#define PROTO_MAX_WINDOW 4096u
 /* Largest encoded envelope a receiver accepts: one maximal chunk plus headers. */
 #define PROTO_MAX_FRAME (PROTO_MAX_CHUNK + 64u * 1024u)
 

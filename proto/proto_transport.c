@@ -276,6 +276,12 @@ static void free_buffer(void *data, void *hint)
 int proto_link_send(proto_link *link, const char *peer, Fedlora__Envelope *envelope,
                     fl_error *err)
 {
+    return proto_link_send_flags(link, peer, envelope, 0, err);
+}
+
+int proto_link_send_flags(proto_link *link, const char *peer, Fedlora__Envelope *envelope,
+                          int flags, fl_error *err)
+{
     const proto_peer *target = NULL;
     if (link->is_server) {
         target = peer != NULL ? proto_link_find_peer(link, peer) : NULL;
@@ -299,14 +305,15 @@ int proto_link_send(proto_link *link, const char *peer, Fedlora__Envelope *envel
     link->sequence++;
 
     if (target != NULL &&
-        zmq_send(link->socket, target->routing_id, target->routing_id_length, ZMQ_SNDMORE) < 0) {
+        zmq_send(link->socket, target->routing_id, target->routing_id_length,
+                 ZMQ_SNDMORE | flags) < 0) {
         free(bytes);
         goto send_failed;
     }
 
     zmq_msg_t payload;
     zmq_msg_init_data(&payload, bytes, length, free_buffer, NULL);
-    if (zmq_msg_send(&payload, link->socket, 0) < 0) {
+    if (zmq_msg_send(&payload, link->socket, flags) < 0) {
         zmq_msg_close(&payload);
         goto send_failed;
     }
@@ -317,6 +324,10 @@ send_failed:
         return fl_error_set(err, FL_ETIMEOUT, "transport: sending %s to %s timed out after %d ms "
                             "because the queue stayed full", proto_body_name(envelope->body_case),
                             peer != NULL ? peer : link->endpoint, link->options.send_timeout_ms);
+    if (zmq_errno() == EHOSTUNREACH)
+        return fl_error_set(err, FL_ENOTFOUND, "transport: cannot send %s to %s: the peer is not "
+                            "connected now", proto_body_name(envelope->body_case),
+                            peer != NULL ? peer : link->endpoint);
     return fl_error_set(err, FL_ENET, "transport: sending %s to %s failed: %s",
                         proto_body_name(envelope->body_case), peer != NULL ? peer : link->endpoint,
                         zmq_strerror(zmq_errno()));

@@ -117,8 +117,9 @@ void proto_link_set_state(proto_link *link, Fedlora__AgentState state);
  * Sends envelope, whose body the caller set, after filling in its header.
  * On a server peer names the client; a client passes NULL. Returns FL_OK,
  * the codes of proto_encode_envelope() for an invalid message,
- * FL_ENOTFOUND for a peer never heard from, FL_ENET when the peer is not
- * connected and FL_ETIMEOUT when the queue stayed full for send_timeout_ms.
+ * FL_ENOTFOUND for a peer never heard from or not connected now, FL_ENET
+ * when the socket failed and FL_ETIMEOUT when the queue stayed full for
+ * send_timeout_ms.
  */
 int proto_link_send(proto_link *link, const char *peer, Fedlora__Envelope *envelope,
                     fl_error *err) FL_WARN_UNUSED;

@@ -48,6 +48,10 @@ proto_peer *proto_link_find_peer(const proto_link *link, const char *name);
 /* Returns the peer named name, adding it when new. */
 proto_peer *proto_link_add_peer(proto_link *link, const char *name);
 
+/* proto_link_send() with zmq_send() flags, such as ZMQ_DONTWAIT. */
+int proto_link_send_flags(proto_link *link, const char *peer, Fedlora__Envelope *envelope,
+                          int flags, fl_error *err);
+
 /* Sends a Hello from link, to peer on a server or to the server on a client. */
 int proto_link_send_hello(proto_link *link, const char *peer, fl_error *err);
 

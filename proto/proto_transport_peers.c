@@ -3,6 +3,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <zmq.h>
+
 #include "fl_log.h"
 #include "fl_mem.h"
 #include "proto_transport_internal.h"
@@ -76,7 +78,8 @@ static int send_heartbeat(proto_link *link, const char *peer, fl_error *err)
     Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
     envelope.body_case = FEDLORA__ENVELOPE__BODY_HEARTBEAT;
     envelope.heartbeat = &heartbeat;
-    return proto_link_send(link, peer, &envelope, err);
+    /* A heartbeat never waits for queue space: a full queue shows the link is busy anyway. */
+    return proto_link_send_flags(link, peer, &envelope, ZMQ_DONTWAIT, err);
 }
 
 /* Declares peer dead when it has been silent longer than the peer timeout. */

@@ -328,6 +328,15 @@ static int check_transfer(const char *field, const char *object_id, uint64_t don
     return status;
 }
 
+static int check_query(const Fedlora__TransferQuery *query, fl_error *err)
+{
+    int status = check_transfer("transfer_query", query->object_id, 0, query->total_size, err);
+    if (status == FL_OK)
+        status = check_u64_range("transfer_query.window_chunks", query->window_chunks, 1,
+                                 PROTO_MAX_WINDOW, err);
+    return status;
+}
+
 static int check_blob(const char *field, const ProtobufCBinaryData *body, fl_error *err)
 {
     return check_bytes_length(field, body, 1, PROTO_MAX_BLOB, err);
@@ -442,8 +451,7 @@ static int check_body(const Fedlora__Envelope *e, fl_error *err)
     case FEDLORA__ENVELOPE__BODY_ROUND_START: return check_round_start(e->round_start, err);
     case FEDLORA__ENVELOPE__BODY_MODEL_CHUNK: return check_chunk("model_chunk", e->model_chunk, err);
     case FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY:
-        return check_transfer("transfer_query", e->transfer_query->object_id, 0,
-                              e->transfer_query->total_size, err);
+        return check_query(e->transfer_query, err);
     case FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS:
         return check_transfer("transfer_status", e->transfer_status->object_id,
                               e->transfer_status->received, e->transfer_status->total_size, err);

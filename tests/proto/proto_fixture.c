@@ -89,6 +89,7 @@ static void init_transfer(proto_fixture *f)
     fedlora__transfer_query__init(&f->query);
     f->query.object_id = "masked-hospital-a-r1";
     f->query.total_size = 6000000000ull;
+    f->query.window_chunks = 8;
 
     fedlora__transfer_status__init(&f->status);
     f->status.object_id = "masked-hospital-a-r1";

@@ -407,6 +407,10 @@ static void test_chunk_fields_rejected(void **state)
     expect_rejected(&f, FL_ERANGE, "transfer_status.received = 6000000001 exceeds");
 
     proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY);
+    f.query.window_chunks = 0;
+    expect_rejected(&f, FL_ERANGE, "transfer_query.window_chunks = 0");
+
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY);
     f.query.object_id = "a\x01";
     expect_rejected(&f, FL_EFORMAT, "transfer_query.object_id");
 }
