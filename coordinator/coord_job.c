@@ -4,11 +4,15 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fl_json.h"
+#include "tr_config.h"
 
-typedef enum field_type { F_INT, F_U64, F_DOUBLE, F_BOOL, F_TEXT, F_ENUM, F_TARGETS } field_type;
+typedef enum field_type {
+    F_INT, F_U64, F_DOUBLE, F_BOOL, F_TEXT, F_ENUM, F_TARGETS, F_OBJECT
+} field_type;
 
 typedef struct job_field {
     const char *path;          /* dotted path in the JSON object */
@@ -32,6 +36,8 @@ static const job_field s_fields[] = {
     {"researcher", F_TEXT, AT(researcher), SIZE(researcher), NULL, 1, COORD_JOB_ID_MAX, NULL},
     {"base_model.name", F_TEXT, AT(base_model_name), SIZE(base_model_name), NULL, 1, 255, NULL},
     {"base_model.hash", F_TEXT, AT(base_model_hash), SIZE(base_model_hash), NULL, 64, 64, NULL},
+    {"base_model.config", F_OBJECT, AT(base_model_config), SIZE(base_model_config), NULL, 0, 0,
+     NULL},
     {"lora.r", F_INT, AT(lora_r), 0, "16", 1, 1024, NULL},
     {"lora.alpha", F_DOUBLE, AT(lora_alpha), 0, "32", 1e-6, 1e6, NULL},
     {"lora.dropout", F_DOUBLE, AT(lora_dropout), 0, "0", 0, 0.95, NULL},
@@ -61,7 +67,8 @@ static const job_field s_fields[] = {
     {"secure_aggregation.enabled", F_BOOL, AT(secure_aggregation), 0, "true", 0, 0, NULL},
     {"secure_aggregation.threshold", F_INT, AT(secagg_threshold), 0, "0", 0, 10000, NULL},
     {"secure_aggregation.clip_bound", F_DOUBLE, AT(clip_bound), 0, "0.01", 1e-9, 1e6, NULL},
-    {"secure_aggregation.bits", F_INT, AT(quant_bits), 0, "24", 8, 62, NULL},
+    {"secure_aggregation.bits", F_INT, AT(quant_bits), 0, "16", 2, 31, NULL},
+    {"secure_aggregation.max_weight", F_INT, AT(max_weight), 0, "256", 1, 1 << 24, NULL},
 };
 #define FIELD_COUNT (sizeof(s_fields) / sizeof(s_fields[0]))
 
@@ -188,6 +195,28 @@ static int store_text(coord_job_spec *job, const job_field *field, const json_t 
     return FL_OK;
 }
 
+/* Stores an object as compact JSON text; the model config is checked as a config.json. */
+static int store_object(coord_job_spec *job, const job_field *field, const json_t *value,
+                        const char *where, fl_error *err)
+{
+    if (!json_is_object(value))
+        return wrong_type(where, field, "a JSON object", err);
+    char *text = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t length = text ? strlen(text) : 0;
+    if (text == NULL || length >= field->size) {
+        free(text);
+        return fl_error_set(err, FL_ERANGE, "%s: field '%s' is larger than %zu bytes", where,
+                            field->path, field->size - 1);
+    }
+    memcpy((char *)job + field->offset, text, length + 1);
+    free(text);
+
+    char context[512];
+    snprintf(context, sizeof(context), "%s: field '%s'", where, field->path);
+    tr_config model;
+    return tr_config_from_json(&model, value, context, -1, err);
+}
+
 static int store_field(coord_job_spec *job, const job_field *field, const json_t *value,
                        const char *where, fl_error *err)
 {
@@ -213,6 +242,8 @@ static int store_field(coord_job_spec *job, const job_field *field, const json_t
     }
     case F_TARGETS:
         return store_targets(job, field, value, where, err);
+    case F_OBJECT:
+        return store_object(job, field, value, where, err);
     }
     return FL_EINVAL;
 }
@@ -388,6 +419,9 @@ json_t *coord_job_to_json(const coord_job_spec *job)
             value = json_array();
             for (int t = 0; t < job->lora_target_count; t++)
                 json_array_append_new(value, json_string(job->lora_targets[t]));
+            break;
+        case F_OBJECT:
+            value = json_loads(at, 0, NULL);
             break;
         }
         set_path(root, field->path, value);

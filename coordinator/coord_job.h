@@ -6,7 +6,8 @@
  *   {
  *     "id": "pubmedqa-2026-12",            client-chosen; resubmitting it is a no-op
  *     "researcher": "alice",
- *     "base_model": {"name": "qwen2.5-0.5b", "hash": "<64 hex digits>"},
+ *     "base_model": {"name": "qwen2.5-0.5b", "hash": "<64 hex digits>",
+ *                    "config": {...the model's config.json...}},
  *     "lora": {"r": 16, "alpha": 32, "dropout": 0.05,
  *              "targets": ["q_proj", "v_proj"], "mode": "standard",
  *              "use_rslora": false, "seed": 1},
@@ -16,10 +17,11 @@
  *                          "beta1": 0.9, "beta2": 0.99, "tau": 1e-3},
  *     "min_sites": 3, "round_deadline_s": 3600, "round_retries": 2,
  *     "secure_aggregation": {"enabled": true, "threshold": 3,
- *                            "clip_bound": 0.01, "bits": 24}
+ *                            "clip_bound": 0.01, "bits": 16, "max_weight": 256}
  *   }
  *
- * Every field but "id", "researcher" and "base_model" has a default. Loading
+ * Every field but "id", "researcher" and "base_model" has a default;
+ * `fedlora job submit --model DIR` fills in the base model's hash and config. Loading
  * rejects unknown fields, wrong types and out-of-range values, naming the
  * field by its path ("lora.r").
  */
@@ -35,6 +37,7 @@
 
 #define COORD_JOB_ID_MAX 64
 #define COORD_JOB_TARGETS_MAX 7
+#define COORD_JOB_CONFIG_MAX 16384
 
 typedef enum coord_lora_mode {
     COORD_LORA_STANDARD = 0, /* A and B trained and averaged separately */
@@ -46,6 +49,7 @@ typedef struct coord_job_spec {
     char researcher[COORD_JOB_ID_MAX + 1];
     char base_model_name[256];
     char base_model_hash[65];        /* BLAKE2b-256 of the model folder, hex */
+    char base_model_config[COORD_JOB_CONFIG_MAX]; /* config.json, compact JSON */
 
     int lora_r;
     double lora_alpha;
@@ -72,6 +76,7 @@ typedef struct coord_job_spec {
     int secagg_threshold;            /* 0: the smallest value the site count allows */
     double clip_bound;
     int quant_bits;
+    int max_weight;                  /* cap on the example count a site weighs in with */
 } coord_job_spec;
 
 /* Parses and validates a job. where names the source in messages. */

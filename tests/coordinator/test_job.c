@@ -11,8 +11,9 @@
 #include "fl_json.h"
 
 #define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define CONFIG "\"config\":{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"max_position_embeddings\":512,\"tie_word_embeddings\":false}"
 #define MINIMAL "\"id\":\"job-1\",\"researcher\":\"alice\"," \
-                "\"base_model\":{\"name\":\"tiny\",\"hash\":\"" HASH "\"}"
+                "\"base_model\":{\"name\":\"tiny\",\"hash\":\"" HASH "\"," CONFIG "}"
 
 static int parse(const char *text, coord_job_spec *job, fl_error *err)
 {
@@ -90,6 +91,10 @@ static void test_bad_jobs_name_field(void **state)
          "'base_model.hash'"},
         {"{" MINIMAL ",\"lora\":5}", "'lora' must be an object"},
         {"[1]", "must be a JSON object"},
+        {"{\"id\":\"x\",\"researcher\":\"a\",\"base_model\":{\"name\":\"m\",\"hash\":\"" HASH
+         "\",\"config\":{\"architectures\":[\"GPT2LMHeadModel\"]}}}",
+         "'base_model.config'"},
+        {"{" MINIMAL ",\"secure_aggregation\":{\"bits\":40}}", "'secure_aggregation.bits'"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         coord_job_spec job;

@@ -13,6 +13,7 @@
 #include "coord_store.h"
 #include "fl_json.h"
 
+#define CONFIG "\"config\":{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":256,\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"max_position_embeddings\":512,\"tie_word_embeddings\":false}"
 #define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static char s_dir[256];
@@ -34,10 +35,10 @@ static int remove_dir(void **state)
 
 static void make_job(coord_job_spec *job, const char *id, int rounds)
 {
-    char text[512];
+    char text[2048];
     snprintf(text, sizeof(text),
              "{\"id\":\"%s\",\"researcher\":\"alice\",\"rounds\":%d,"
-             "\"base_model\":{\"name\":\"tiny\",\"hash\":\"" HASH "\"}}",
+             "\"base_model\":{\"name\":\"tiny\",\"hash\":\"" HASH "\"," CONFIG "}}",
              id, rounds);
     fl_error err = {0};
     json_t *root = fl_json_load_text("job", text, strlen(text), &err);
