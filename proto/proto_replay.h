@@ -6,7 +6,8 @@
  * job and round in progress. proto_replay_accept() admits an envelope only
  * when it belongs to the current session, carries a higher sequence number
  * than any accepted before, names the current job and is not from an
- * earlier round. CURVE already stops a network attacker from replaying
+ * earlier round. Hello and Heartbeat are checked for session and sequence
+ * only, because a site that is a round behind must still count as alive. CURVE already stops a network attacker from replaying
  * bytes into a connection; this check catches messages re-sent by a
  * restarted or confused peer and ones held back from an earlier round.
  *

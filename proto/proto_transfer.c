@@ -107,9 +107,11 @@ int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sende
                                 options->status_timeout_ms);
         fl_info("transfer of %s: no status for %d ms, asking where to resume",
                 proto_chunk_sender_object_id(sender), options->status_timeout_ms);
+        /* A full queue (FL_ETIMEOUT) is not fatal here: the next timeout asks again. */
         status = send_query(link, peer, sender, err);
         if (status != FL_OK && status != FL_ETIMEOUT)
             return status;
+        status = FL_OK;
         queries++;
         last_status_ms = proto_now_ms();
     }

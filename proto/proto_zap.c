@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -18,6 +19,17 @@
 /* A ZAP request has 6 frames plus one per credential; CURVE sends 1. */
 #define ZAP_MAX_FRAMES 8
 
+/* Repeated rejections of one key are logged at most once per this period. */
+#define ZAP_LOG_PERIOD_MS 60000
+/* Keys whose rejections the handler remembers for rate-limiting its log. */
+#define ZAP_RECENT_KEYS 64
+
+typedef struct zap_rejection {
+    char fingerprint[PROTO_FINGERPRINT_CHARS + 1];
+    int64_t logged_ms;
+    uint64_t unlogged;
+} zap_rejection;
+
 typedef struct zap_entry {
     uint8_t key[PROTO_KEY_BYTES];
     char name[PROTO_MAX_ID + 1];
@@ -30,6 +42,9 @@ struct proto_zap {
     atomic_int stop;
     atomic_uint_fast64_t rejected;
     atomic_uint_fast64_t admitted;
+
+    zap_rejection recent[ZAP_RECENT_KEYS]; /* used by the handler thread only */
+    size_t recent_next;
 
     pthread_mutex_t lock; /* guards entries */
     zap_entry *entries;
@@ -104,6 +119,47 @@ static void send_reply(void *socket, zmq_msg_t *request_id, const char *code, co
     zmq_send(socket, "", 0, 0);
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/*
+ * Logs the rejection of key. A rejected client keeps reconnecting, so
+ * repeats of one key are counted and logged at most once per
+ * ZAP_LOG_PERIOD_MS.
+ */
+static void log_rejection(proto_zap *zap, const uint8_t *key, const char *address)
+{
+    char fingerprint[PROTO_FINGERPRINT_CHARS + 1];
+    proto_key_fingerprint(key, fingerprint);
+    int64_t now = monotonic_ms();
+
+    zap_rejection *entry = NULL;
+    for (size_t i = 0; i < ZAP_RECENT_KEYS && entry == NULL; i++) {
+        if (strcmp(zap->recent[i].fingerprint, fingerprint) == 0)
+            entry = &zap->recent[i];
+    }
+    if (entry != NULL && now - entry->logged_ms < ZAP_LOG_PERIOD_MS) {
+        entry->unlogged++;
+        return;
+    }
+    if (entry == NULL) {
+        entry = &zap->recent[zap->recent_next];
+        zap->recent_next = (zap->recent_next + 1) % ZAP_RECENT_KEYS;
+        memcpy(entry->fingerprint, fingerprint, sizeof(fingerprint));
+        entry->unlogged = 0;
+    }
+
+    fl_warn("rejected CURVE client from %s: public key with fingerprint %s is not in the "
+            "allow-list (%llu earlier attempts not logged); add the key to the project's site "
+            "list to admit it", address, fingerprint, (unsigned long long)entry->unlogged);
+    entry->logged_ms = now;
+    entry->unlogged = 0;
+}
+
 /*
  * Answers one request. Frames: version, request id, domain, address,
  * routing id, mechanism, then the credentials (the client's public key).
@@ -131,12 +187,8 @@ static void handle_request(proto_zap *zap, zmq_msg_t *frames, int count)
     const uint8_t *key = zmq_msg_data(&frames[6]);
     char name[PROTO_MAX_ID + 1];
     if (!lookup_key(zap, key, name)) {
-        char fingerprint[PROTO_FINGERPRINT_CHARS + 1];
-        proto_key_fingerprint(key, fingerprint);
         atomic_fetch_add(&zap->rejected, 1);
-        fl_warn("rejected CURVE client from %s: public key with fingerprint %s is not in the "
-                "allow-list; add the key to the project's site list to admit it", address,
-                fingerprint);
+        log_rejection(zap, key, address);
         send_reply(zap->socket, &frames[1], "400", "public key not allowed", "");
         return;
     }

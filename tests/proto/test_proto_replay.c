@@ -70,6 +70,10 @@ static void test_earlier_round_rejected(void **state)
                                     "current round 2"));
     assert_int_equal(offer(r, FEDLORA__ENVELOPE__BODY_METRICS, 11, 4, 2, NULL), FL_OK);
 
+    /* A heartbeat from a site still in round 1 keeps it alive. */
+    assert_int_equal(offer(r, FEDLORA__ENVELOPE__BODY_HEARTBEAT, 11, 5, 1, NULL), FL_OK);
+    assert_int_equal(offer(r, FEDLORA__ENVELOPE__BODY_HEARTBEAT, 11, 5, 2, &err), FL_EPROTO);
+
     assert_int_equal(proto_replay_set_round(r, 1, &err), FL_ESTATE);
     assert_non_null(strstr(err.msg, "back to round 1"));
     proto_replay_destroy(&r);

@@ -100,6 +100,15 @@ static void test_unlisted_key_rejected(void **state)
     assert_true(transport_log_contains(&f, expected));
     proto_link_destroy(&intruder);
 
+    /* The same key again is rejected, but the log does not repeat it. */
+    uint64_t rejected = proto_zap_rejected_count(f.zap);
+    intruder = transport_client(&f, &unlisted, "hospital-a");
+    event = wait_handshake_event(f.context, intruder, "inproc://monitor-again");
+    assert_int_equal(event, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    assert_true(proto_zap_rejected_count(f.zap) > rejected);
+    assert_int_equal(transport_log_count(&f, fingerprint), 1);
+    proto_link_destroy(&intruder);
+
     /* Listing the key at run time admits the next connection with it. */
     assert_int_equal(proto_zap_allow(f.zap, unlisted.public_key, "hospital-b", NULL), FL_OK);
     proto_link *admitted = transport_client(&f, &unlisted, "hospital-b");

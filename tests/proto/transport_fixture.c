@@ -87,7 +87,8 @@ int transport_wait_for(proto_link *link, Fedlora__Envelope__BodyCase body_case, 
     return FL_ETIMEOUT;
 }
 
-int transport_log_contains(transport_fixture *f, const char *text)
+/* Returns the captured log as a NUL-terminated heap string. */
+static char *read_log(transport_fixture *f)
 {
     fflush(f->log);
     long size = ftell(f->log);
@@ -97,9 +98,25 @@ int transport_log_contains(transport_fixture *f, const char *text)
     size_t got = fread(content, 1, (size_t)size, f->log);
     content[got] = '\0';
     fseek(f->log, 0, SEEK_END);
+    return content;
+}
+
+int transport_log_contains(transport_fixture *f, const char *text)
+{
+    char *content = read_log(f);
     int found = strstr(content, text) != NULL;
     if (!found)
         print_message("log does not contain \"%s\"; log:\n%s\n", text, content);
     free(content);
     return found;
+}
+
+int transport_log_count(transport_fixture *f, const char *text)
+{
+    char *content = read_log(f);
+    int count = 0;
+    for (const char *p = strstr(content, text); p != NULL; p = strstr(p + 1, text))
+        count++;
+    free(content);
+    return count;
 }

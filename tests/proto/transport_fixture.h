@@ -46,4 +46,7 @@ int transport_wait_for(proto_link *link, Fedlora__Envelope__BodyCase body_case,
 /* Returns true when the captured log contains text. */
 int transport_log_contains(transport_fixture *f, const char *text);
 
+/* Returns how many times text occurs in the captured log. */
+int transport_log_count(transport_fixture *f, const char *text);
+
 #endif
