@@ -82,6 +82,7 @@ const char *proto_body_name(Fedlora__Envelope__BodyCase body_case)
     case FEDLORA__ENVELOPE__BODY_REFUSAL: return "refusal";
     case FEDLORA__ENVELOPE__BODY_ABORT: return "abort";
     case FEDLORA__ENVELOPE__BODY_ERROR: return "error";
+    case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: return "job_accept";
     case FEDLORA__ENVELOPE__BODY__NOT_SET: break;
     default: break;
     }

@@ -14,6 +14,8 @@
 #define PROTO_MAX_DETAIL 512u
 /* Longest base model name and Hello software string, in bytes of UTF-8. */
 #define PROTO_MAX_MODEL_NAME 256u
+/* Largest model config.json carried in a JobDescription, in bytes. */
+#define PROTO_MAX_MODEL_CONFIG 16384u
 #define PROTO_MAX_SOFTWARE 64u
 /* Most sites in one job or round, and so most entries in a site list. */
 #define PROTO_MAX_SITES 4096u

@@ -246,6 +246,15 @@ static int check_job(const Fedlora__JobDescription *job, fl_error *err)
                                  PROTO_MAX_ROUND_DEADLINE_S, err);
     if (status == FL_OK)
         status = check_secagg(job->secagg, job->min_sites_per_round, err);
+    if (status == FL_OK)
+        status = check_id("job.researcher", job->researcher, err);
+    if (status == FL_OK)
+        status = check_u64_range("job.batch_size", job->batch_size, 1, 4096, err);
+    if (status == FL_OK)
+        status = check_u64_range("job.seq_len", job->seq_len, 8, 131072, err);
+    if (status == FL_OK)
+        status = check_text("job.model_config_json", job->model_config_json, 2,
+                            PROTO_MAX_MODEL_CONFIG, err);
     return status;
 }
 
@@ -468,6 +477,7 @@ static int check_body(const Fedlora__Envelope *e, fl_error *err)
     case FEDLORA__ENVELOPE__BODY_REFUSAL: return check_refusal(e->refusal, err);
     case FEDLORA__ENVELOPE__BODY_ABORT: return check_abort(e->abort, err);
     case FEDLORA__ENVELOPE__BODY_ERROR: return check_error(e->error, err);
+    case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: return FL_OK; /* every example count is valid */
     case FEDLORA__ENVELOPE__BODY__NOT_SET: break;
     default: break;
     }

@@ -11,6 +11,7 @@ const Fedlora__Envelope__BodyCase proto_fixture_cases[] = {
     FEDLORA__ENVELOPE__BODY_UNMASK_REQUEST,  FEDLORA__ENVELOPE__BODY_UNMASK_SHARES,
     FEDLORA__ENVELOPE__BODY_METRICS,         FEDLORA__ENVELOPE__BODY_REFUSAL,
     FEDLORA__ENVELOPE__BODY_ABORT,           FEDLORA__ENVELOPE__BODY_ERROR,
+    FEDLORA__ENVELOPE__BODY_JOB_ACCEPT,
 };
 const size_t proto_fixture_case_count =
     sizeof(proto_fixture_cases) / sizeof(proto_fixture_cases[0]);
@@ -54,6 +55,10 @@ static void init_job(proto_fixture *f)
     f->job.min_sites_per_round = 3;
     f->job.round_deadline_s = 3600;
     f->job.secagg = &f->secagg;
+    f->job.researcher = "alice";
+    f->job.batch_size = 4;
+    f->job.seq_len = 256;
+    f->job.model_config_json = "{\"architectures\":[\"Qwen2ForCausalLM\"]}";
 }
 
 static void init_round(proto_fixture *f)
@@ -164,6 +169,8 @@ static void init_reports(proto_fixture *f)
     f->abort_body.detail = "2 of 3 sites before the deadline";
 
     fedlora__error__init(&f->error_body);
+    fedlora__job_accept__init(&f->job_accept);
+    f->job_accept.example_count = 120;
     f->error_body.code = FEDLORA__ERROR_CODE__ERROR_REPLAYED;
     f->error_body.in_reply_to = 17;
     f->error_body.detail = "sequence 17 not above 20";
@@ -190,6 +197,7 @@ static void set_body(proto_fixture *f, Fedlora__Envelope__BodyCase body_case)
     case FEDLORA__ENVELOPE__BODY_REFUSAL: e->refusal = &f->refusal; break;
     case FEDLORA__ENVELOPE__BODY_ABORT: e->abort = &f->abort_body; break;
     case FEDLORA__ENVELOPE__BODY_ERROR: e->error = &f->error_body; break;
+    case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: e->job_accept = &f->job_accept; break;
     default: e->body_case = FEDLORA__ENVELOPE__BODY__NOT_SET; break;
     }
 }

@@ -36,6 +36,7 @@ typedef struct proto_fixture {
     Fedlora__Refusal refusal;
     Fedlora__Abort abort_body;
     Fedlora__Error error_body;
+    Fedlora__JobAccept job_accept;
     uint8_t hash[32];
     uint8_t signature[64];
     uint8_t data[100];
