@@ -90,9 +90,13 @@ static int was_retired(const sender_state *state, uint64_t session)
 /* Checks the job and round of an envelope that names a job. */
 static int check_job_and_round(const proto_replay *r, const Fedlora__Envelope *e, fl_error *err)
 {
-    /* Hello and Heartbeat concern the session, so a site one round behind stays alive. */
+    /*
+     * Hello and Heartbeat concern the session, so a site one round behind stays
+     * alive. A JobDescription announces the next job, so it may name another one.
+     */
     bool session_level = e->body_case == FEDLORA__ENVELOPE__BODY_HELLO ||
-                         e->body_case == FEDLORA__ENVELOPE__BODY_HEARTBEAT;
+                         e->body_case == FEDLORA__ENVELOPE__BODY_HEARTBEAT ||
+                         e->body_case == FEDLORA__ENVELOPE__BODY_JOB;
     if (r->job_id == NULL || e->job_id[0] == '\0' || session_level)
         return FL_OK;
 

@@ -93,6 +93,18 @@ static void test_other_job_rejected(void **state)
     proto_replay_destroy(&r);
 }
 
+static void test_next_job_description_accepted(void **state)
+{
+    (void)state;
+    proto_replay *r = proto_replay_new();
+    fl_error err = {0};
+    assert_int_equal(offer(r, FEDLORA__ENVELOPE__BODY_HELLO, 11, 1, 0, NULL), FL_OK);
+    assert_int_equal(proto_replay_set_job(r, "job-other", 5, NULL), FL_OK);
+    assert_int_equal(offer(r, FEDLORA__ENVELOPE__BODY_JOB, 11, 2, 0, &err), FL_OK);
+    assert_int_equal(offer(r, FEDLORA__ENVELOPE__BODY_ROUND_START, 11, 3, 0, &err), FL_EPROTO);
+    proto_replay_destroy(&r);
+}
+
 static void test_message_before_hello_rejected(void **state)
 {
     (void)state;
@@ -131,6 +143,7 @@ int main(void)
         cmocka_unit_test(test_replayed_sequence_rejected),
         cmocka_unit_test(test_earlier_round_rejected),
         cmocka_unit_test(test_other_job_rejected),
+        cmocka_unit_test(test_next_job_description_accepted),
         cmocka_unit_test(test_message_before_hello_rejected),
         cmocka_unit_test(test_new_session_restarts_sequence),
     };
