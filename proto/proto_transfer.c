@@ -12,8 +12,8 @@ void proto_transfer_options_default(proto_transfer_options *options)
     options->max_queries = 12;
 }
 
-static int send_query(proto_link *link, const char *peer, proto_chunk_sender *sender,
-                      fl_error *err)
+int proto_transfer_send_query(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                               fl_error *err)
 {
     Fedlora__TransferQuery query = FEDLORA__TRANSFER_QUERY__INIT;
     proto_chunk_sender_query(sender, &query);
@@ -23,9 +23,8 @@ static int send_query(proto_link *link, const char *peer, proto_chunk_sender *se
     return proto_link_send(link, peer, &envelope, err);
 }
 
-/* Sends every chunk the window allows, ticking heartbeats between chunks. */
-static int send_window(proto_link *link, const char *peer, proto_chunk_sender *sender,
-                       bool masked_input, fl_error *err)
+int proto_transfer_send_window(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                                bool masked_input, fl_error *err)
 {
     for (;;) {
         Fedlora__ObjectChunk chunk = FEDLORA__OBJECT_CHUNK__INIT;
@@ -50,9 +49,8 @@ static int send_window(proto_link *link, const char *peer, proto_chunk_sender *s
     }
 }
 
-/* Returns true when message is this transfer's TransferStatus from peer. */
-static bool is_own_status(const proto_message *message, const char *peer,
-                          const proto_chunk_sender *sender)
+bool proto_transfer_is_status(const proto_message *message, const char *peer,
+                              const proto_chunk_sender *sender)
 {
     const Fedlora__Envelope *e = message->envelope;
     return e->body_case == FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS &&
@@ -64,58 +62,31 @@ int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sende
                            const proto_transfer_options *options, proto_message_fn on_other,
                            void *context, fl_error *err)
 {
-    int status = send_query(link, peer, sender, err);
-    if (status != FL_OK)
-        return status;
-    int64_t last_status_ms = proto_now_ms();
-    int queries = 1;
-
-    /* Chunks wait for the reply to a query, which names the offset to start at. */
-    bool answered = false;
-    while (!proto_chunk_sender_complete(sender)) {
-        if (answered)
-            status = send_window(link, peer, sender, options->masked_input, err);
+    proto_outgoing transfer;
+    int status = proto_outgoing_start(&transfer, link, peer, sender,
+                                      options->masked_input, err);
+    while (status == FL_OK && !proto_outgoing_complete(&transfer)) {
+        status = proto_outgoing_pump(&transfer, link, options, err);
         if (status == FL_OK)
             status = proto_link_tick(link, NULL, NULL, err);
         if (status != FL_OK)
-            return status;
+            break;
 
         proto_message message;
         status = proto_link_recv(link, 20, &message, err);
-        if (status == FL_OK && is_own_status(&message, peer, sender)) {
-            status = proto_chunk_sender_on_status(sender, message.envelope->transfer_status, err);
-            answered = answered || message.envelope->transfer_status->resync;
-            proto_message_release(&message);
-            last_status_ms = proto_now_ms();
-            queries = 0;
-        } else if (status == FL_OK) {
-            status = on_other != NULL ? on_other(&message, context) : FL_OK;
-            if (on_other == NULL)
-                proto_message_release(&message);
-        } else if (status != FL_ENET) {
-            status = FL_OK; /* a timeout, or a rejected message proto_link_recv() logged */
-        }
-        if (status != FL_OK)
-            return status;
-
-        if (proto_now_ms() - last_status_ms < options->status_timeout_ms)
+        if (status != FL_OK) {
+            /* A timeout, or a rejected message proto_link_recv() logged. */
+            status = status == FL_ENET ? status : FL_OK;
             continue;
-        if (queries >= options->max_queries)
-            return fl_error_set(err, FL_ETIMEOUT, "transfer of %s: no answer from %s to %d "
-                                "queries, %d ms apart", proto_chunk_sender_object_id(sender),
-                                peer != NULL ? peer : "the coordinator", queries,
-                                options->status_timeout_ms);
-        fl_info("transfer of %s: no status for %d ms, asking where to resume",
-                proto_chunk_sender_object_id(sender), options->status_timeout_ms);
-        /* A full queue (FL_ETIMEOUT) is not fatal here: the next timeout asks again. */
-        status = send_query(link, peer, sender, err);
-        if (status != FL_OK && status != FL_ETIMEOUT)
-            return status;
-        status = FL_OK;
-        queries++;
-        last_status_ms = proto_now_ms();
+        }
+        bool handled = false;
+        status = proto_outgoing_on_message(&transfer, &message, &handled, err);
+        if (handled || on_other == NULL)
+            proto_message_release(&message);
+        else
+            status = on_other(&message, context);
     }
-    return FL_OK;
+    return status;
 }
 
 int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,

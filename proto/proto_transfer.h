@@ -57,4 +57,54 @@ int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
                              const proto_message *message, bool *handled,
                              fl_error *err) FL_WARN_UNUSED;
 
+/*
+ * A transfer driven without blocking, for a program that serves many peers
+ * from one loop (the coordinator sending the adapter to every site): start
+ * it, hand it each received message, and pump it on every pass of the loop.
+ */
+typedef struct proto_outgoing {
+    proto_chunk_sender *sender; /* borrowed; must outlive the transfer */
+    char peer[PROTO_MAX_ID + 1]; /* empty on a client */
+    bool masked_input;
+    bool answered;              /* a TransferStatus named the offset to start at */
+    int64_t last_status_ms;
+    int queries;                /* queries in a row without an answer */
+} proto_outgoing;
+
+/* Starts sending sender's object to peer (NULL on a client) with a TransferQuery. */
+int proto_outgoing_start(proto_outgoing *out, proto_link *link, const char *peer,
+                         proto_chunk_sender *sender, bool masked_input,
+                         fl_error *err) FL_WARN_UNUSED;
+
+/* Applies message when it is this transfer's TransferStatus and sets *handled. */
+int proto_outgoing_on_message(proto_outgoing *out, const proto_message *message, bool *handled,
+                              fl_error *err) FL_WARN_UNUSED;
+
+/*
+ * Sends the chunks the window allows and asks again after status_timeout_ms
+ * without an answer. Returns FL_OK, FL_ETIMEOUT after max_queries
+ * unanswered queries, or the sender's or the link's status.
+ */
+int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
+                        const proto_transfer_options *options, fl_error *err) FL_WARN_UNUSED;
+
+/* Returns true once the receiver confirmed the whole object. */
+bool proto_outgoing_complete(const proto_outgoing *out);
+
+/* Sends the TransferQuery that opens or reopens sender's transfer to peer. */
+int proto_transfer_send_query(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                              fl_error *err) FL_WARN_UNUSED;
+
+/*
+ * Sends every chunk sender's window allows (as masked_input_chunk or
+ * model_chunk), ticking heartbeats between chunks. Returns FL_OK or the
+ * sender's or the link's status.
+ */
+int proto_transfer_send_window(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                               bool masked_input, fl_error *err) FL_WARN_UNUSED;
+
+/* Returns true when message is the TransferStatus of sender's object from peer (any peer when NULL). */
+bool proto_transfer_is_status(const proto_message *message, const char *peer,
+                              const proto_chunk_sender *sender);
+
 #endif

@@ -1,0 +1,73 @@
+/* Transfers driven from a caller's loop, without blocking. */
+#include <stdio.h>
+#include <string.h>
+
+#include "fl_log.h"
+#include "proto_transfer.h"
+
+/* The link's name for the receiver: NULL on a client, whose only peer is the server. */
+static const char *peer_of(const proto_outgoing *out)
+{
+    return out->peer[0] != '\0' ? out->peer : NULL;
+}
+
+int proto_outgoing_start(proto_outgoing *out, proto_link *link, const char *peer,
+                         proto_chunk_sender *sender, bool masked_input, fl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->sender = sender;
+    snprintf(out->peer, sizeof(out->peer), "%s", peer != NULL ? peer : "");
+    out->masked_input = masked_input;
+    out->last_status_ms = proto_now_ms();
+    out->queries = 1;
+    return proto_transfer_send_query(link, peer_of(out), sender, err);
+}
+
+int proto_outgoing_on_message(proto_outgoing *out, const proto_message *message, bool *handled,
+                              fl_error *err)
+{
+    *handled = proto_transfer_is_status(message, peer_of(out), out->sender);
+    if (!*handled)
+        return FL_OK;
+
+    const Fedlora__TransferStatus *status = message->envelope->transfer_status;
+    out->answered = out->answered || status->resync;
+    out->last_status_ms = proto_now_ms();
+    out->queries = 0;
+    return proto_chunk_sender_on_status(out->sender, status, err);
+}
+
+int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
+                        const proto_transfer_options *options, fl_error *err)
+{
+    if (proto_chunk_sender_complete(out->sender))
+        return FL_OK;
+    if (out->answered) {
+        int status = proto_transfer_send_window(link, peer_of(out), out->sender,
+                                                out->masked_input, err);
+        if (status != FL_OK)
+            return status;
+    }
+
+    if (proto_now_ms() - out->last_status_ms < options->status_timeout_ms)
+        return FL_OK;
+    if (out->queries >= options->max_queries)
+        return fl_error_set(err, FL_ETIMEOUT,
+                            "transfer of %s to %s: no answer to %d queries, %d ms apart",
+                            proto_chunk_sender_object_id(out->sender),
+                            out->peer[0] ? out->peer : "the coordinator", out->queries,
+                            options->status_timeout_ms);
+
+    fl_info("transfer of %s to %s: no status for %d ms, asking where to resume",
+            proto_chunk_sender_object_id(out->sender),
+            out->peer[0] ? out->peer : "the coordinator", options->status_timeout_ms);
+    out->queries++;
+    out->last_status_ms = proto_now_ms();
+    int status = proto_transfer_send_query(link, peer_of(out), out->sender, err);
+    return status == FL_ETIMEOUT ? FL_OK : status; /* a full queue: the next timeout asks again */
+}
+
+bool proto_outgoing_complete(const proto_outgoing *out)
+{
+    return proto_chunk_sender_complete(out->sender);
+}
