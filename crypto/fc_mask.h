@@ -93,8 +93,8 @@ int fc_advertise_verify(const fc_msg_advertise *msg, const uint8_t params_digest
 
 /*
  * Adds (sign > 0) or subtracts (sign < 0) the mask of key to count words,
- * the words first_word.. of the masked vector, modulo 2^32. scratch holds
- * FC_MASK_SCRATCH_WORDS words and is wiped before return.
+ * the words first_word.. of the masked vector, modulo 2^32. scratch has room
+ * for FC_MASK_SCRATCH_WORDS words and is wiped before return.
  */
 void fc_mask_apply(uint32_t *words, size_t count, uint64_t first_word,
                    const uint8_t key[FC_MASK_KEY_BYTES], int sign, uint32_t *scratch);

@@ -148,7 +148,7 @@ int fc_msg_unmask_response_encode(const fc_msg_unmask_response *msg, uint8_t **b
 /*
  * Decoders fill msg from size bytes. They return FL_OK, or FL_EFORMAT with
  * err saying which field is wrong (version, type, count, length, trailing
- * bytes). On failure msg holds no usable content.
+ * bytes). On failure msg contains no usable content.
  */
 int fc_msg_advertise_decode(fc_msg_advertise *msg, const uint8_t *bytes, size_t size,
                             fl_error *err) FL_WARN_UNUSED;

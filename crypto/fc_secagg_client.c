@@ -32,16 +32,16 @@ typedef struct client_secrets {
     uint8_t rounding_seed[FC_QUANT_SEED_BYTES];
 } client_secrets;
 
-/* What this site knows about each site of the roster, itself included. */
+/* This site's record of each site of the roster, itself included. */
 typedef struct client_peer {
-    bool advertised;   /* in the KeyList (U1) */
-    bool shared;       /* sent shares to this site, or is this site (U2) */
+    bool advertised;   /* listed in the KeyList (U1 in Bonawitz et al.) */
+    bool shared;       /* sent shares to this site, or is this site (U2 in Bonawitz et al.) */
     uint8_t revealed;  /* fc_share_kind revealed for it, or 0 */
     uint8_t share_public[FC_KEY_BYTES];
     uint8_t mask_public[FC_KEY_BYTES];
 } client_peer;
 
-/* Per-site secrets: the shares this site holds and the pairwise mask keys. */
+/* Per-site secrets: the shares this site received and the pairwise mask keys. */
 typedef struct client_peer_secrets {
     uint8_t mask_key_share[FC_SHARE_BYTES];
     uint8_t self_mask_share[FC_SHARE_BYTES];
@@ -446,7 +446,10 @@ uint64_t fc_secagg_client_clipped(const fc_secagg_client *client)
     return client->clipped;
 }
 
-/* Marks in wanted[v] the share kind the request asks of site v; rejects both kinds for one site. */
+/*
+ * Marks in wanted[v] the share kind the request expects for site v, and
+ * rejects a request that expects both kinds for one site.
+ */
 static int read_request(const fc_secagg_client *client, const fc_msg_unmask_request *request,
                         uint8_t *wanted, fl_error *err)
 {
@@ -472,7 +475,7 @@ static int read_request(const fc_secagg_client *client, const fc_msg_unmask_requ
     return FL_OK;
 }
 
-/* Checks the request against what this site knows and has revealed before. */
+/* Checks the request against this site's records and the shares it revealed before. */
 static int check_request(const fc_secagg_client *client, const fc_msg_unmask_request *request,
                          const uint8_t *wanted, fl_error *err)
 {

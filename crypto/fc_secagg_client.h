@@ -9,7 +9,7 @@
  *   fc_secagg_client_set_input        the site's vector and weight
  *   fc_secagg_client_next_chunk       repeat: MaskedChunk to send, until it returns 0
  *   fc_secagg_client_unmask           UnmaskRequest in -> UnmaskResponse to send
- * A site holds its float vector plus one chunk of masked words at a time.
+ * A site keeps its float vector plus one chunk of masked words in memory.
  * A protocol or crypto failure moves the client to a failed state in which
  * every later call returns FL_ESTATE; the round must then start again.
  * Not thread-safe: one thread drives one client.
@@ -85,14 +85,15 @@ int fc_secagg_client_next_chunk(fc_secagg_client *client, fc_msg_masked_chunk *o
 uint64_t fc_secagg_client_clipped(const fc_secagg_client *client);
 
 /*
- * Answers an UnmaskRequest with the self-mask share of each live site and
+ * Responds to an UnmaskRequest with the self-mask share of each live site and
  * the mask-key share of each dropped one. An honest site never reveals both
  * shares of one site: it rejects with FL_EPERM a request that lists a site
  * as both, one that contradicts an earlier request, and one that lists this
  * site as dropped after it started sending its input. FL_EPROTO when the
  * request omits a site that shared keys, names one that did not, or lists
- * fewer than threshold live sites. A repeated identical request is answered
- * again.
+ * fewer than threshold live sites. A repeated identical request gets the same response
+ * again. out then contains secret shares: wipe it (sodium_memzero) once it
+ * is encoded and sent.
  */
 int fc_secagg_client_unmask(fc_secagg_client *client, const fc_msg_unmask_request *request,
                             fc_msg_unmask_response *out, fl_error *err) FL_WARN_UNUSED;

@@ -3,9 +3,9 @@
  * validation, and the session id that binds keys and masks to the round.
  *
  * The protocol is the one of Bonawitz et al., "Practical Secure Aggregation
- * for Privacy-Preserving Machine Learning" (ACM CCS 2017): sites mask their
- * quantised vectors so that the server learns only the sum over sites whose
- * input counted, and t of the n sites can remove a dropped site's masks.
+ * for Privacy-Preserving Machine Learning" (ACM CCS 2017). Sites mask their
+ * quantised vectors so that the server learns only the sum over the sites
+ * whose input counted. Any t of the n sites can remove a dropped site's masks.
  */
 #ifndef FC_SECAGG_PARAMS_H
 #define FC_SECAGG_PARAMS_H

@@ -21,11 +21,11 @@ typedef enum server_state {
     SERVER_FAILED,
 } server_state;
 
-/* What the server knows about one site of the roster. */
+/* The server's record of one site of the roster. */
 typedef struct server_site {
-    bool advertised; /* U1 */
-    bool shared;     /* U2 */
-    bool live;       /* U3: sent its whole masked input */
+    bool advertised; /* advertised keys (U1 in Bonawitz et al.) */
+    bool shared;     /* sent shares (U2) */
+    bool live;       /* sent its whole masked input (U3) */
     bool responded;  /* sent an accepted UnmaskResponse */
     uint64_t received_words;
     fc_msg_advertise advertise;
@@ -231,7 +231,7 @@ int fc_secagg_server_add_shares(fc_secagg_server *server, const fc_msg_shares *m
         return fl_error_set(err, FL_EPROTO, "ShareKeys from site %u is not expected (it did not "
                             "advertise keys, or sent shares twice)", sender);
 
-    // One entry per other advertised site, each exactly once.
+    // Entries must name distinct other advertised sites, and all of them (count below).
     bool covered[FC_SECAGG_MAX_SITES] = {false};
     for (uint16_t i = 0; i < msg->count; i++) {
         uint16_t v = msg->entries[i].peer;

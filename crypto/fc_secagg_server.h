@@ -13,8 +13,8 @@
  * result is ever released. Chunks are added into one accumulator of dim + 1
  * words as they arrive, so memory does not grow with the number of sites.
  *
- * NOTE: because chunks are summed in place, a site that stops in the middle
- * of its upload cannot be taken out of the sum again; close_inputs then
+ * NOTE: chunks are summed in place, so a site that stops in the middle of
+ * its upload cannot be taken out of the sum again, and close_inputs then
  * fails the round. Sites that sent no chunk or every chunk are handled.
  * Not thread-safe: one thread drives one server.
  */

@@ -20,7 +20,7 @@ typedef enum drop_point {
     DROP_BEFORE_ADVERTISE,  /* never advertises keys */
     DROP_BEFORE_SHARES,     /* advertises, never sends ShareKeys */
     DROP_AFTER_SHARES,      /* sends ShareKeys, never sends input */
-    DROP_AFTER_INPUT,       /* sends its whole input, never answers unmasking */
+    DROP_AFTER_INPUT,       /* sends its whole input, never sends UnmaskResponse */
 } drop_point;
 
 typedef struct harness {

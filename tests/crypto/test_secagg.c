@@ -256,14 +256,14 @@ static void test_masked_input_looks_uniform(void **state)
     harness_release(&h);
 }
 
-/* Drives a 5-site round up to the unmasking request; returns the request's clients. */
+/* Drives a 5-site round up to the UnmaskRequest and copies the request into *request. */
 static void run_until_unmask(harness *h, fc_msg_unmask_request *request)
 {
     fc_secagg_params params = default_params(5, 3, 100);
     params.chunk_elements = 64;
     harness_init(h, &params, 8);
     h->drops[4] = DROP_AFTER_SHARES;
-    // Unmasking by the harness needs every KEEP site; mark them as not answering.
+    // Sites marked DROP_AFTER_INPUT upload but send no UnmaskResponse, so the test can.
     for (int u = 0; u < 4; u++)
         h->drops[u] = DROP_AFTER_INPUT;
     fl_error err = {0};
@@ -300,7 +300,7 @@ static void test_honest_site_rejects_both_shares(void **state)
                      FL_EPERM);
     assert_non_null(strstr(err.msg, "as dropped after it sent masked input"));
 
-    // An honest answer, then a request that flips site 2 to dropped.
+    // A valid request, then one that flips site 2 to dropped.
     assert_int_equal(fc_secagg_client_unmask(h.clients[0], &request, response, &err), FL_OK);
     assert_int_equal(response->count, 5);
     fc_msg_unmask_request flipped = request;
@@ -312,7 +312,7 @@ static void test_honest_site_rejects_both_shares(void **state)
     assert_int_equal(fc_secagg_client_unmask(h.clients[0], &flipped, response, &err), FL_EPERM);
     assert_non_null(strstr(err.msg, "other share of site 2"));
 
-    // The same request again is answered again.
+    // Repeating the valid request gets a response again.
     assert_int_equal(fc_secagg_client_unmask(h.clients[0], &request, response, &err), FL_OK);
 
     // Fewer live sites than the threshold.
