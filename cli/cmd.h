@@ -8,5 +8,11 @@
 
 int cmd_config_check(int argc, char **argv);
 int cmd_config_sample(int argc, char **argv);
+int cmd_audit_verify(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_provision(int argc, char **argv);
+int cmd_model_hash(int argc, char **argv);
+int cmd_init_model(int argc, char **argv);
 
 #endif

@@ -36,6 +36,7 @@ static const char *type_name(fl_cfg_type type)
     case FL_CFG_ENUM: return "one of the listed names";
     case FL_CFG_BYTES: return "a size in bytes (for example 512, 64K, 4M, 2G)";
     case FL_CFG_SECONDS: return "a duration (for example 0.5, 250ms, 30s, 5m, 2h)";
+    case FL_CFG_PATH: return "a file or folder path";
     }
     return "a value";
 }
@@ -171,6 +172,19 @@ static int parse_integer(const char *text, int64_t *out)
     return FL_OK;
 }
 
+char *fl_config_resolve_path(const char *file, const char *text)
+{
+    const char *slash = strrchr(file, '/');
+    if (text[0] == '/' || text[0] == '\0' || slash == NULL)
+        return fl_xstrdup(text);
+
+    size_t folder = (size_t)(slash - file);
+    size_t size = folder + strlen(text) + 2;
+    char *joined = fl_xmalloc(size);
+    snprintf(joined, size, "%.*s/%s", (int)folder, file, text);
+    return joined;
+}
+
 static int store_value(const fl_cfg_key *key, const char *text, const cfg_origin *at,
                        void *target, fl_error *err)
 {
@@ -187,6 +201,11 @@ static int store_value(const fl_cfg_key *key, const char *text, const cfg_origin
     case FL_CFG_STRING:
         free(*(char **)field);
         *(char **)field = fl_xstrdup(text);
+        return FL_OK;
+
+    case FL_CFG_PATH:
+        free(*(char **)field);
+        *(char **)field = fl_config_resolve_path(at->file, text);
         return FL_OK;
 
     case FL_CFG_INT: {
@@ -416,7 +435,8 @@ static int parse_line(const fl_cfg_key *table, size_t count, char *line, cfg_ori
     char *value = NULL;
     if (parse_value_text(equals + 1, &value) != FL_OK)
         return key_error(err, at, key, FL_EFORMAT, "unterminated quoted string");
-    if (*value == '\0' && key->type != FL_CFG_STRING && key->type != FL_CFG_LIST)
+    if (*value == '\0' && key->type != FL_CFG_STRING && key->type != FL_CFG_PATH &&
+        key->type != FL_CFG_LIST)
         return key_error(err, at, key, FL_EINVAL, "empty value");
     return store_value(key, value, at, target, err);
 }
@@ -478,7 +498,7 @@ void fl_config_release(const fl_cfg_key *table, size_t count, void *target)
 {
     for (size_t i = 0; i < count; i++) {
         void *field = field_of(target, &table[i]);
-        if (table[i].type == FL_CFG_STRING) {
+        if (table[i].type == FL_CFG_STRING || table[i].type == FL_CFG_PATH) {
             free(*(char **)field);
             *(char **)field = NULL;
         } else if (table[i].type == FL_CFG_LIST) {

@@ -32,7 +32,8 @@ typedef enum fl_cfg_type {
     FL_CFG_LIST,    /* fl_strlist: comma-separated strings */
     FL_CFG_ENUM,    /* int: index into choices */
     FL_CFG_BYTES,   /* uint64_t bytes: 512, 64K, 4M, 2G */
-    FL_CFG_SECONDS  /* double seconds: 0.5, 250ms, 30s, 5m, 2h */
+    FL_CFG_SECONDS, /* double seconds: 0.5, 250ms, 30s, 5m, 2h */
+    FL_CFG_PATH     /* char * (heap): a relative path is taken from the config file's folder */
 } fl_cfg_type;
 
 typedef struct fl_strlist {
@@ -71,6 +72,12 @@ void fl_config_release(const fl_cfg_key *table, size_t count, void *target);
 
 /* Writes a commented sample file listing every key with its help and default. */
 void fl_config_write_sample(const fl_cfg_key *table, size_t count, FILE *out);
+
+/*
+ * Returns text when it is an absolute path or file has no folder part,
+ * otherwise text joined to the folder of file. Caller frees the result.
+ */
+char *fl_config_resolve_path(const char *file, const char *text);
 
 /* Frees the items of list and clears it. */
 void fl_strlist_release(fl_strlist *list);

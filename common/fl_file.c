@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,5 +158,16 @@ int fl_file_check_private(const char *path, fl_error *err)
                             "%s: private key file has mode %04o, readable by other users; "
                             "run 'chmod 600 %s'",
                             path, (unsigned)(info.st_mode & 07777), path);
+    return FL_OK;
+}
+
+int fl_path_format(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int length = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    if (length < 0 || (size_t)length >= size)
+        return FL_ERANGE;
     return FL_OK;
 }

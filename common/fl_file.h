@@ -36,4 +36,10 @@ int fl_file_sync_parent(const char *path, fl_error *err) FL_WARN_UNUSED;
  */
 int fl_file_check_private(const char *path, fl_error *err) FL_WARN_UNUSED;
 
+/*
+ * Formats a path into out (size bytes). Returns FL_OK, or FL_ERANGE when the
+ * result does not fit, so a long path fails loudly instead of being cut.
+ */
+int fl_path_format(char *out, size_t size, const char *fmt, ...) FL_PRINTF(3, 4) FL_WARN_UNUSED;
+
 #endif

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+
+#include "fl_time.h"
 
 #define LOG_ID_MAX 64
 
@@ -102,12 +103,8 @@ void fl_log_write(fl_log_level level, const char *fmt, ...)
     if (!fl_log_enabled(level))
         return;
 
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm utc;
-    gmtime_r(&now.tv_sec, &utc);
-    char stamp[32];
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+    char stamp[FL_TIME_ISO_SIZE];
+    fl_time_iso8601(stamp);
 
     char context[3 * LOG_ID_MAX + 32];
     format_context(context, sizeof(context));
@@ -120,7 +117,7 @@ void fl_log_write(fl_log_level level, const char *fmt, ...)
 
     pthread_mutex_lock(&s_lock);
     FILE *out = s_stream ? s_stream : stderr;
-    fprintf(out, "%s.%03ldZ %s %s%s: %s\n", stamp, now.tv_nsec / 1000000L, s_role,
+    fprintf(out, "%s %s %s%s: %s\n", stamp, s_role,
             s_level_names[level], context, message);
     fflush(out);
     pthread_mutex_unlock(&s_lock);

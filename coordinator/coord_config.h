@@ -17,9 +17,9 @@ typedef struct coord_config {
     int log_level;             /* index into fl_log_level names */
 
     /* [keys] */
-    char *identity_key_file;   /* Ed25519 key that signs global adapters */
-    char *curve_key_file;      /* X25519 key of the CURVE transport */
-    char *manifest_file;       /* project manifest: sites, researchers, public keys */
+    char *key_file;            /* secret keys: Ed25519 (signs adapters) and CURVE */
+    char *manifest_file;       /* signed project manifest: sites, researchers, public keys */
+    char *project_public_key;  /* Ed25519 key that signed the manifest, Z85 */
 
     /* [transport] */
     double heartbeat_interval; /* seconds */

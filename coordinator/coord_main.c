@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord_config.h"
+#include "coord_setup.h"
 #include "fl_log.h"
 
 #ifndef FEDLORA_VERSION
@@ -23,7 +23,7 @@ static void print_usage(FILE *out)
             "\n"
             "Options:\n"
             "  --config FILE        configuration file (see config/coordinator.conf)\n"
-            "  --check              validate the configuration and exit\n"
+            "  --check              validate the configuration, key file and manifest, then exit\n"
             "  --print-sample       print a commented sample configuration and exit\n"
             "  --help               show this help and exit\n"
             "  --version            show the version and exit\n");
@@ -61,15 +61,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    coord_config config;
+    coord_setup setup;
     fl_error err = {0};
-    if (coord_config_load(&config, config_path, &err) != FL_OK) {
-        fl_error("configuration rejected: %s", err.msg);
-        coord_config_release(&config);
+    if (coord_setup_load(&setup, config_path, &err) != FL_OK) {
+        fl_error("start-up stopped: %s", err.msg);
+        coord_setup_release(&setup);
         return 1;
     }
-    fl_log_set_level((fl_log_level)config.log_level);
-    fl_info("configuration %s is valid", config_path);
+    fl_log_set_level((fl_log_level)setup.config.log_level);
+    fl_info("configuration %s, key file and project manifest are valid", config_path);
 
     int status = 0;
     if (!check_only) {
@@ -78,6 +78,6 @@ int main(int argc, char **argv)
         fl_error("the coordinator service is not built yet; only --check works");
         status = 1;
     }
-    coord_config_release(&config);
+    coord_setup_release(&setup);
     return status;
 }

@@ -10,6 +10,7 @@ FEDLORA_PACKAGES=(
     libjansson-dev libpcre2-dev libutf8proc-dev libcmocka-dev
     clang libclang-rt-14-dev
     python3 python3-torch python3-numpy
+    chromium systemd
 )
 
 # Installs the packages in FEDLORA_PACKAGES (and any given as arguments) that

@@ -18,14 +18,13 @@ typedef struct agent_config {
     char *audit_log;           /* append-only JSON lines of every outbound message */
     int log_level;
 
-    /* [coordinator] */
+    /* [project] */
     char *endpoint;            /* ZeroMQ endpoint of the coordinator */
-    char *server_public_key;   /* coordinator's CURVE public key, Z85 */
-    char *signing_public_key;  /* coordinator's Ed25519 public key, hex */
+    char *manifest_file;       /* signed manifest: coordinator, sites, researchers, keys */
+    char *project_public_key;  /* Ed25519 key that signed the manifest, Z85 */
 
     /* [keys] */
-    char *identity_key_file;   /* site's Ed25519 secret key (mode 0600) */
-    char *curve_key_file;      /* site's CURVE secret key (mode 0600) */
+    char *key_file;            /* site's secret keys (mode 0600): Ed25519 and CURVE */
 
     /* [data] */
     fl_strlist train_files;    /* JSONL training files */

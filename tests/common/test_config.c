@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -162,6 +163,20 @@ static void test_bad_values_rejected(void **state)
     }
 }
 
+static void test_relative_paths_follow_file(void **state)
+{
+    (void)state;
+    char *joined = fl_config_resolve_path("/etc/fedlora/agent.conf", "site.key");
+    assert_string_equal(joined, "/etc/fedlora/site.key");
+    free(joined);
+    char *absolute = fl_config_resolve_path("/etc/fedlora/agent.conf", "/srv/site.key");
+    assert_string_equal(absolute, "/srv/site.key");
+    free(absolute);
+    char *bare = fl_config_resolve_path("agent.conf", "site.key");
+    assert_string_equal(bare, "site.key");
+    free(bare);
+}
+
 static void test_sample_lists_every_key(void **state)
 {
     (void)state;
@@ -184,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_wrong_type_names_key),
         cmocka_unit_test(test_out_of_range_names_bounds),
         cmocka_unit_test(test_bad_values_rejected),
+        cmocka_unit_test(test_relative_paths_follow_file),
         cmocka_unit_test(test_sample_lists_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

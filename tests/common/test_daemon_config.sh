@@ -31,9 +31,9 @@ expect_failure() {
 coordinator_base='[coordinator]
 advertised_endpoint = tcp://127.0.0.1:7700
 [keys]
-identity_key_file = /etc/fedlora/coordinator.sign
-curve_key_file = /etc/fedlora/coordinator.curve
-manifest_file = /etc/fedlora/manifest.json'
+key_file = /etc/fedlora/coordinator.key
+manifest_file = /etc/fedlora/manifest.json
+project_public_key = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7'
 
 printf '%s\n[transport]\nheartbeat_intervall = 5s\n' "$coordinator_base" >"$work/unknown.conf"
 expect_failure fedlora-coordinator "$work/unknown.conf" "unknown.conf:8:" \
@@ -48,25 +48,24 @@ expect_failure fedlora-coordinator "$work/range.conf" "range.conf:8:" \
 
 agent_base='[agent]
 site_id = hospital-a
-[coordinator]
+[project]
 endpoint = tcp://127.0.0.1:7700
-server_public_key = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7
-signing_public_key = 00
+manifest_file = /etc/fedlora/manifest.json
+project_public_key = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7
 [keys]
-identity_key_file = /etc/fedlora/site.sign
-curve_key_file = /etc/fedlora/site.curve
+key_file = /etc/fedlora/site.key
 [data]
 train_files = /data/train.jsonl
 base_model_dir = /models/base'
 
 printf '%s\n[policy]\naccepted_researchers = alice\nmin_sites = 2\n' "$agent_base" \
     >"$work/agent_range.conf"
-expect_failure fedlora-agent "$work/agent_range.conf" "agent_range.conf:15:" "'min_sites'" \
+expect_failure fedlora-agent "$work/agent_range.conf" "agent_range.conf:14:" "'min_sites'" \
     "from 3 to 1000"
 
 printf '%s\n[policy]\naccepted_researchers = alice\nrequire_secure_aggregation = sometimes\n' \
     "$agent_base" >"$work/agent_type.conf"
-expect_failure fedlora-agent "$work/agent_type.conf" "agent_type.conf:15:" \
+expect_failure fedlora-agent "$work/agent_type.conf" "agent_type.conf:14:" \
     "'require_secure_aggregation'" "true or false"
 
 printf '%s\n' "$agent_base" >"$work/agent_missing.conf"
@@ -76,10 +75,6 @@ expect_failure fedlora-agent "$work/agent_missing.conf" "agent_missing.conf" \
 expect_failure fedlora-agent "$work/absent.conf" "absent.conf" "cannot open"
 
 printf '%s\n[policy]\naccepted_researchers = alice\n' "$agent_base" >"$work/agent_ok.conf"
-if ! "$build/fedlora-agent" --config "$work/agent_ok.conf" --check 2>/dev/null; then
-    echo "FAIL: a valid agent configuration was rejected"
-    failures=$((failures + 1))
-fi
 if ! "$build/fedlora" config check --role agent "$work/agent_ok.conf" >/dev/null; then
     echo "FAIL: fedlora config check rejected a valid agent configuration"
     failures=$((failures + 1))

@@ -1,0 +1,56 @@
+/*
+ * fedlora report: render a job's history as a self-contained HTML page.
+ */
+#include <stdio.h>
+
+#include "cli.h"
+#include "cmd.h"
+#include "fl_json.h"
+#include "report_html.h"
+
+static const cli_option s_options[] = {
+    {"history", "FILE", "job history JSON (the coordinator's jobs/ID/history.json) (required)"},
+    {"out", "FILE", "HTML file to write (required)"},
+};
+#define OPTION_COUNT (sizeof(s_options) / sizeof(s_options[0]))
+
+int cmd_report(int argc, char **argv)
+{
+    cli_args args;
+    int parsed = cli_parse("report", "--history FILE --out FILE.html",
+                           "Writes one self-contained HTML page with plots of each site's\n"
+                           "validation loss per round, participation per round and round\n"
+                           "durations, followed by the job's settings.",
+                           s_options, OPTION_COUNT, argc, argv, &args);
+    if (parsed != CLI_PARSE_OK)
+        return cli_parse_exit(parsed);
+    const char *history_path = cli_get(&args, s_options, OPTION_COUNT, "history");
+    const char *out_path = cli_get(&args, s_options, OPTION_COUNT, "out");
+    if (history_path == NULL || out_path == NULL || args.positional_count != 0) {
+        fprintf(stderr, "fedlora report: --history FILE and --out FILE are required\n");
+        return 2;
+    }
+
+    fl_error err = {0};
+    json_t *history = fl_json_load_file(history_path, 256u << 20, &err);
+    if (history == NULL) {
+        fprintf(stderr, "fedlora report: %s\n", err.msg);
+        return 1;
+    }
+    FILE *out = fopen(out_path, "w");
+    if (out == NULL) {
+        perror(out_path);
+        json_decref(history);
+        return 1;
+    }
+    int rc = report_html_write(out, history, history_path, &err);
+    if (fclose(out) != 0 && rc == FL_OK)
+        rc = fl_error_set(&err, FL_EIO, "%s: write failed", out_path);
+    json_decref(history);
+    if (rc != FL_OK) {
+        fprintf(stderr, "fedlora report: %s\n", err.msg);
+        return 1;
+    }
+    printf("Report written to %s\n", out_path);
+    return 0;
+}

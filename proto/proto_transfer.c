@@ -1,0 +1,160 @@
+/* Driving chunk senders and receivers over a link. */
+#include "proto_transfer.h"
+
+#include <string.h>
+
+#include "fl_log.h"
+
+void proto_transfer_options_default(proto_transfer_options *options)
+{
+    memset(options, 0, sizeof(*options));
+    options->status_timeout_ms = 5000;
+    options->max_queries = 12;
+}
+
+static int send_query(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                      fl_error *err)
+{
+    Fedlora__TransferQuery query = FEDLORA__TRANSFER_QUERY__INIT;
+    proto_chunk_sender_query(sender, &query);
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY;
+    envelope.transfer_query = &query;
+    return proto_link_send(link, peer, &envelope, err);
+}
+
+/* Sends every chunk the window allows, ticking heartbeats between chunks. */
+static int send_window(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                       bool masked_input, fl_error *err)
+{
+    for (;;) {
+        Fedlora__ObjectChunk chunk = FEDLORA__OBJECT_CHUNK__INIT;
+        bool ready = false;
+        int status = proto_chunk_sender_next(sender, &chunk, &ready, err);
+        if (status != FL_OK || !ready)
+            return status;
+
+        Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+        if (masked_input) {
+            envelope.body_case = FEDLORA__ENVELOPE__BODY_MASKED_INPUT_CHUNK;
+            envelope.masked_input_chunk = &chunk;
+        } else {
+            envelope.body_case = FEDLORA__ENVELOPE__BODY_MODEL_CHUNK;
+            envelope.model_chunk = &chunk;
+        }
+        status = proto_link_send(link, peer, &envelope, err);
+        if (status == FL_OK)
+            status = proto_link_tick(link, NULL, NULL, err);
+        if (status != FL_OK)
+            return status;
+    }
+}
+
+/* Returns true when message is this transfer's TransferStatus from peer. */
+static bool is_own_status(const proto_message *message, const char *peer,
+                          const proto_chunk_sender *sender)
+{
+    const Fedlora__Envelope *e = message->envelope;
+    return e->body_case == FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS &&
+           (peer == NULL || strcmp(message->peer, peer) == 0) &&
+           strcmp(e->transfer_status->object_id, proto_chunk_sender_object_id(sender)) == 0;
+}
+
+int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                           const proto_transfer_options *options, proto_message_fn on_other,
+                           void *context, fl_error *err)
+{
+    int status = send_query(link, peer, sender, err);
+    if (status != FL_OK)
+        return status;
+    int64_t last_status_ms = proto_now_ms();
+    int queries = 1;
+
+    /* Chunks wait for the reply to a query, which names the offset to start at. */
+    bool answered = false;
+    while (!proto_chunk_sender_complete(sender)) {
+        if (answered)
+            status = send_window(link, peer, sender, options->masked_input, err);
+        if (status == FL_OK)
+            status = proto_link_tick(link, NULL, NULL, err);
+        if (status != FL_OK)
+            return status;
+
+        proto_message message;
+        status = proto_link_recv(link, 20, &message, err);
+        if (status == FL_OK && is_own_status(&message, peer, sender)) {
+            status = proto_chunk_sender_on_status(sender, message.envelope->transfer_status, err);
+            answered = answered || message.envelope->transfer_status->resync;
+            proto_message_release(&message);
+            last_status_ms = proto_now_ms();
+            queries = 0;
+        } else if (status == FL_OK) {
+            status = on_other != NULL ? on_other(&message, context) : FL_OK;
+            if (on_other == NULL)
+                proto_message_release(&message);
+        } else if (status != FL_ENET) {
+            status = FL_OK; /* a timeout, or a rejected message proto_link_recv() logged */
+        }
+        if (status != FL_OK)
+            return status;
+
+        if (proto_now_ms() - last_status_ms < options->status_timeout_ms)
+            continue;
+        if (queries >= options->max_queries)
+            return fl_error_set(err, FL_ETIMEOUT, "transfer of %s: no answer from %s to %d "
+                                "queries, %d ms apart", proto_chunk_sender_object_id(sender),
+                                peer != NULL ? peer : "the coordinator", queries,
+                                options->status_timeout_ms);
+        fl_info("transfer of %s: no status for %d ms, asking where to resume",
+                proto_chunk_sender_object_id(sender), options->status_timeout_ms);
+        /* A full queue (FL_ETIMEOUT) is not fatal here: the next timeout asks again. */
+        status = send_query(link, peer, sender, err);
+        if (status != FL_OK && status != FL_ETIMEOUT)
+            return status;
+        status = FL_OK;
+        queries++;
+        last_status_ms = proto_now_ms();
+    }
+    return FL_OK;
+}
+
+int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
+                             const proto_message *message, bool *handled, fl_error *err)
+{
+    const Fedlora__Envelope *e = message->envelope;
+    const char *object_id = proto_chunk_receiver_object_id(receiver);
+    const Fedlora__ObjectChunk *chunk = NULL;
+    if (e->body_case == FEDLORA__ENVELOPE__BODY_MODEL_CHUNK)
+        chunk = e->model_chunk;
+    else if (e->body_case == FEDLORA__ENVELOPE__BODY_MASKED_INPUT_CHUNK)
+        chunk = e->masked_input_chunk;
+
+    *handled = false;
+    Fedlora__TransferStatus status = FEDLORA__TRANSFER_STATUS__INIT;
+    bool reply = false;
+    int result = FL_OK;
+    if (chunk != NULL && strcmp(chunk->object_id, object_id) == 0) {
+        *handled = true;
+        result = proto_chunk_receiver_on_chunk(receiver, chunk, &status, &reply, err);
+    } else if (e->body_case == FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY &&
+               strcmp(e->transfer_query->object_id, object_id) == 0) {
+        *handled = true;
+        reply = true;
+        result = proto_chunk_receiver_on_query(receiver, e->transfer_query, &status, err);
+    }
+    if (result != FL_OK || !reply)
+        return result;
+
+    Fedlora__Envelope answer = FEDLORA__ENVELOPE__INIT;
+    answer.body_case = FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS;
+    answer.transfer_status = &status;
+    result = proto_link_send(link, message->peer, &answer, err);
+
+    /* A sender that went away asks again with a TransferQuery when it reconnects. */
+    if (result == FL_ENOTFOUND) {
+        fl_debug("transfer of %s: status not sent, %s is not connected", object_id,
+                 message->peer);
+        result = FL_OK;
+    }
+    return result;
+}

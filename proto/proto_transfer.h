@@ -1,0 +1,60 @@
+/*
+ * proto_transfer.h - chunked object transfers over a proto_link.
+ *
+ * proto_link_send_object() drives a proto_chunk_sender until the receiver
+ * confirms the whole object, sending heartbeats all along so a long upload
+ * is never mistaken for a dead peer. On the receiving side the caller's own
+ * receive loop passes each message to proto_link_receive_chunk(), which
+ * feeds the chunks of one object to a proto_chunk_receiver and replies.
+ */
+#ifndef PROTO_TRANSFER_H
+#define PROTO_TRANSFER_H
+
+#include <stdbool.h>
+
+#include "proto_chunk.h"
+#include "proto_transport.h"
+
+typedef struct proto_transfer_options {
+    /* Time without any TransferStatus after which the sender asks again, ms. Default 5000. */
+    int status_timeout_ms;
+    /* Unanswered queries in a row before the transfer fails with FL_ETIMEOUT. Default 12. */
+    int max_queries;
+    /* Send masked_input_chunk messages instead of model_chunk. */
+    bool masked_input;
+} proto_transfer_options;
+
+/*
+ * Handles a message that is not part of the transfer (a Heartbeat, an
+ * Abort, another site's upload). Returns FL_OK to go on; any other status
+ * stops the transfer and is returned. The handler must release message.
+ */
+typedef int (*proto_message_fn)(proto_message *message, void *context);
+
+/* Fills options with the defaults listed above. */
+void proto_transfer_options_default(proto_transfer_options *options);
+
+/*
+ * Sends sender's object to peer (NULL on a client) until the receiver
+ * confirms it complete, starting or resuming with a TransferQuery. Calls
+ * proto_link_tick() (heartbeats, liveness) throughout and on_other (may be
+ * NULL, then other messages are dropped) for every unrelated message.
+ * The same sender may be passed again, over a new link, after a failure.
+ * Returns FL_OK, FL_ETIMEOUT after max_queries unanswered queries, FL_ENET,
+ * or the status of the reader, the sender or on_other.
+ */
+int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                           const proto_transfer_options *options, proto_message_fn on_other,
+                           void *context, fl_error *err) FL_WARN_UNUSED;
+
+/*
+ * Handles message when it is a chunk of, or a query about, receiver's
+ * object: feeds the receiver and sends the TransferStatus back to
+ * message->peer. Sets *handled accordingly; the caller still owns message.
+ * Returns FL_OK or the receiver's or the link's status.
+ */
+int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
+                             const proto_message *message, bool *handled,
+                             fl_error *err) FL_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,67 @@
+#include "agent_setup.h"
+
+#include <string.h>
+
+#include "agent_policy.h"
+
+static int check_membership(agent_setup *setup, fl_error *err)
+{
+    const agent_config *config = &setup->config;
+    setup->self = fc_manifest_find(setup->manifest, FC_ROLE_SITE, config->site_id);
+    if (setup->self == NULL)
+        return fl_error_set(err, FL_ENOTFOUND,
+                            "[agent] site_id '%s' is not a site of project '%s' in %s; check "
+                            "the spelling against the manifest",
+                            config->site_id, setup->manifest->project, config->manifest_file);
+
+    fc_public_identity own;
+    fc_identity_public(setup->identity, &own);
+    if (memcmp(&own, &setup->self->keys, sizeof(own)) != 0)
+        return fl_error_set(err, FL_EPERM,
+                            "%s: the manifest lists other public keys for site '%s' than those "
+                            "of %s; send the research lead this site's .pub file again",
+                            config->manifest_file, config->site_id, config->key_file);
+
+    for (size_t i = 0; i < config->accepted_researchers.count; i++) {
+        const char *name = config->accepted_researchers.items[i];
+        if (fc_manifest_find(setup->manifest, FC_ROLE_RESEARCHER, name) == NULL)
+            return fl_error_set(err, FL_ENOTFOUND,
+                                "[policy] accepted_researchers: '%s' is not a researcher of "
+                                "project '%s'",
+                                name, setup->manifest->project);
+    }
+    return FL_OK;
+}
+
+int agent_setup_load(agent_setup *setup, const char *config_path, fl_error *err)
+{
+    memset(setup, 0, sizeof(*setup));
+    int rc = agent_config_load(&setup->config, config_path, err);
+    if (rc != FL_OK)
+        return rc;
+    rc = fc_init();
+    if (rc != FL_OK)
+        return fl_error_set(err, rc, "libsodium failed to initialise");
+
+    const agent_config *config = &setup->config;
+    uint8_t project_key[FC_SIGN_PUBLIC_BYTES];
+    rc = fc_key_from_z85(project_key, config->project_public_key,
+                         "[project] project_public_key", err);
+    if (rc == FL_OK)
+        rc = fc_identity_load(config->key_file, &setup->identity, err);
+    if (rc == FL_OK)
+        rc = fc_manifest_load(config->manifest_file, project_key, &setup->manifest, err);
+    if (rc == FL_OK)
+        rc = check_membership(setup, err);
+    if (rc == FL_OK)
+        rc = agent_policy_check_data_paths(config, err);
+    return rc;
+}
+
+void agent_setup_release(agent_setup *setup)
+{
+    agent_config_release(&setup->config);
+    fc_identity_destroy(&setup->identity);
+    fc_manifest_destroy(&setup->manifest);
+    setup->self = NULL;
+}
