@@ -24,7 +24,8 @@ void fc_stream_words(uint32_t *out, size_t count, uint64_t first_word,
                      const uint8_t key[FC_STREAM_KEY_BYTES],
                      const uint8_t nonce[FC_STREAM_NONCE_BYTES])
 {
-    assert(first_word <= FC_STREAM_MAX_WORDS && count <= FC_STREAM_MAX_WORDS - first_word);
+    assert(first_word <= FC_STREAM_MAX_WORDS);
+    assert(count <= FC_STREAM_MAX_WORDS - first_word);
 
     // A start inside a 64-byte block: take the tail of that block first.
     size_t offset = (size_t)(first_word % 16);
