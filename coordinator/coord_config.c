@@ -32,6 +32,9 @@ const fl_cfg_key coord_config_keys[] = {
         86400, NULL, "Silence after which a site counts as dropped, in seconds"),
     KEY("transport", "chunk_size", FL_CFG_BYTES, chunk_size, "4M", false, 4096, 1073741824.0, NULL,
         "Bytes per chunk of a large object on the wire (suffixes K, M, G accepted)"),
+    KEY("rounds", "gather_time", FL_CFG_SECONDS, gather_time, "10s", false, 0, 86400, NULL,
+        "Once a job's minimum number of sites is ready, time to wait for more before a "
+        "round starts, in seconds"),
 };
 
 const size_t coord_config_key_count = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);

@@ -25,6 +25,9 @@ typedef struct coord_config {
     double heartbeat_interval; /* seconds */
     double heartbeat_timeout;  /* seconds of silence before a site counts as dropped */
     uint64_t chunk_size;       /* bytes per chunk of a large object */
+
+    /* [rounds] */
+    double gather_time;        /* seconds to wait for more sites once min_sites are ready */
 } coord_config;
 
 extern const fl_cfg_key coord_config_keys[];

@@ -329,6 +329,12 @@ static int check_consistency(const coord_job_spec *job, const char *where, fl_er
                             where, job->secagg_threshold, job->min_sites,
                             job->min_sites / 2 + 1);
 
+    if (!job->secure_aggregation)
+        return fl_error_set(err, FL_EUNSUPPORTED,
+                            "%s: field 'secure_aggregation.enabled' is false, but fedlora "
+                            "aggregates every job with secure aggregation; remove the field",
+                            where);
+
     fl_error detail = {0};
     if (coord_optim_validate(&job->server_optimizer, &detail) != FL_OK)
         return fl_error_set(err, FL_EINVAL, "%s: %s", where, detail.msg);

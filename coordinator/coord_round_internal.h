@@ -1,0 +1,72 @@
+/*
+ * coord_round_internal.h - the state of a round, shared by coord_round*.c.
+ */
+#ifndef COORD_ROUND_INTERNAL_H
+#define COORD_ROUND_INTERNAL_H
+
+#include "coord_round.h"
+#include "fc_secagg_server.h"
+
+typedef struct round_site {
+    char name[FC_NAME_MAX + 1];
+    uint16_t index;               /* position in the round's roster */
+    bool out;                     /* dropped, refused or failed: no longer expected */
+    char out_reason[160];
+
+    proto_chunk_sender *adapter_sender;
+    proto_outgoing adapter_transfer;
+    bool adapter_started;
+
+    bool advertised, shared, unmasked;
+    bool counted;                 /* its input is part of the aggregated sum */
+
+    proto_chunk_receiver *upload;
+    int spool_fd;
+    char spool_path[4096];
+
+    bool has_metrics;             /* Metrics received */
+    double val_loss, train_loss;
+    uint64_t examples, train_ms, clipped;
+} round_site;
+
+struct coord_round {
+    coord_round_context context;
+    uint64_t number;
+    uint32_t attempt;
+    coord_phase phase;
+    char failure[512];
+    double started, deadline;     /* monotonic seconds */
+
+    fc_secagg_params params;
+    fc_secagg_server *server;
+    round_site *sites;
+    size_t site_count;
+    float *mean;                  /* the result, once DONE */
+    uint32_t counted;             /* sites whose input the sum contains */
+};
+
+/* Marks site as no longer taking part, with a reason for logs and history. */
+void round_site_out(coord_round *round, round_site *site, const char *fmt, ...) FL_PRINTF(3, 4);
+
+/* Fails the round: logs why and wipes the partial sum. */
+void round_fail(coord_round *round, const char *fmt, ...) FL_PRINTF(2, 3);
+
+/* Returns the site called name, or NULL. */
+round_site *round_find(coord_round *round, const char *name);
+
+/* Sends envelope to one site; on failure takes the site out. */
+void round_send(coord_round *round, round_site *site, Fedlora__Envelope *envelope);
+
+/* Sends the KeyList to every site that advertised. */
+void round_send_key_list(coord_round *round);
+
+/* Relays its shares to every site that shared, and opens the upload receivers. */
+void round_send_relays(coord_round *round);
+
+/* Sums complete uploads and sends the UnmaskRequest. */
+void round_sum_uploads(coord_round *round);
+
+/* Removes the masks and computes the weighted mean delta. */
+void round_finish(coord_round *round);
+
+#endif

@@ -1,0 +1,536 @@
+#include "coord_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "coord_adapter.h"
+#include "coord_jobdesc.h"
+#include "coord_round.h"
+#include "fl_file.h"
+#include "fl_log.h"
+#include "fl_mem.h"
+#include "fl_time.h"
+#include "proto_codec.h"
+#include "proto_transfer.h"
+#include "proto_zap.h"
+
+#define POLL_MS 50
+#define JOB_SCAN_S 1.0
+
+/* What the coordinator knows of one site of the manifest. */
+typedef struct site_entry {
+    const fc_party *party;
+    char accepted_job[COORD_JOB_ID_MAX + 1]; /* job this site accepted; empty if none */
+    uint64_t examples;
+    char refusal[PROTO_MAX_DETAIL + 1];      /* last refusal of the active job */
+} site_entry;
+
+struct coord_service {
+    coord_setup *setup;
+    void *zmq;
+    proto_zap *zap;
+    proto_link *link;
+    coord_store *store;
+    char spool_dir[4096];
+    site_entry *sites;
+    size_t site_count;
+    proto_transfer_options transfer;
+
+    bool has_job;
+    coord_job_spec job;
+    coord_job_state state;
+    coord_adapter adapter;
+    coord_jobdesc desc;
+    uint8_t signature[FC_SIGNATURE_BYTES];
+    coord_round *round;
+    uint32_t attempt;
+    double waiting_since;  /* when the current round began waiting for sites */
+    double ready_since;    /* when min_sites became ready */
+    double last_scan;
+};
+
+static site_entry *find_site(coord_service *service, const char *name)
+{
+    for (size_t i = 0; i < service->site_count; i++) {
+        if (strcmp(service->sites[i].party->name, name) == 0)
+            return &service->sites[i];
+    }
+    return NULL;
+}
+
+static void send_to(coord_service *service, const char *site, Fedlora__Envelope *envelope)
+{
+    fl_error err = {0};
+    if (proto_link_send(service->link, site, envelope, &err) != FL_OK)
+        fl_warn("sending %s to %s failed: %s", proto_body_name(envelope->body_case), site,
+                err.msg);
+}
+
+static void send_job(coord_service *service, const char *site)
+{
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_JOB;
+    envelope.job = &service->desc.message;
+    send_to(service, site, &envelope);
+}
+
+static void broadcast_abort(coord_service *service, Fedlora__AbortReason reason,
+                            const char *detail)
+{
+    Fedlora__Abort abort_body = FEDLORA__ABORT__INIT;
+    abort_body.reason = reason;
+    abort_body.detail = (char *)detail;
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_ABORT;
+    envelope.abort = &abort_body;
+    for (size_t i = 0; i < service->site_count; i++) {
+        const char *name = service->sites[i].party->name;
+        if (proto_link_peer_alive(service->link, name))
+            send_to(service, name, &envelope);
+    }
+}
+
+/* Signs the adapter that round `round` starts from. */
+static void sign_adapter(coord_service *service, uint64_t round)
+{
+    coord_adapter_sign(&service->adapter, service->job.id, round, service->setup->identity,
+                       service->signature);
+}
+
+static int save_state(coord_service *service)
+{
+    fl_error err = {0};
+    int rc = coord_store_save_state(service->store, service->job.id, &service->state, &err);
+    if (rc != FL_OK)
+        fl_error("cannot save the job state: %s", err.msg);
+    return rc;
+}
+
+static void release_job(coord_service *service)
+{
+    coord_round_destroy(&service->round);
+    if (service->has_job)
+        coord_adapter_release(&service->adapter);
+    service->has_job = false;
+    for (size_t i = 0; i < service->site_count; i++) {
+        service->sites[i].accepted_job[0] = '\0';
+        service->sites[i].refusal[0] = '\0';
+    }
+    fl_log_set_context(NULL, -1, NULL);
+}
+
+/* Loads the adapter the next round starts from: the last checkpoint, or the initial one. */
+static int restore_adapter(coord_service *service, fl_error *err)
+{
+    int rc = coord_adapter_init(&service->adapter, &service->job, err);
+    if (rc != FL_OK || service->state.completed_rounds == 0)
+        return rc;
+
+    char folder[4096];
+    rc = coord_store_checkpoint_path(service->store, service->job.id,
+                                     service->state.completed_rounds, "", folder,
+                                     sizeof(folder), err);
+    if (rc == FL_OK)
+        rc = coord_adapter_load(&service->adapter, folder, err);
+    if (rc != FL_OK) {
+        coord_adapter_release(&service->adapter);
+        return rc;
+    }
+    fl_info("resumed from the checkpoint of round %d", service->state.completed_rounds);
+    return FL_OK;
+}
+
+static int activate_job(coord_service *service, const char *id, fl_error *err)
+{
+    int rc = coord_store_load(service->store, id, &service->job, &service->state, err);
+    if (rc == FL_OK)
+        rc = restore_adapter(service, err);
+    if (rc != FL_OK)
+        return rc;
+    service->has_job = true;
+    service->attempt = 0;
+    service->waiting_since = 0;
+    service->ready_since = 0;
+
+    uint64_t round = (uint64_t)service->state.completed_rounds + 1;
+    fl_log_set_context(service->job.id, (int64_t)round, NULL);
+    rc = proto_link_set_job(service->link, service->job.id, round, err);
+    if (rc != FL_OK) {
+        release_job(service);
+        return rc;
+    }
+    service->state.status = COORD_JOB_RUNNING;
+    save_state(service);
+    sign_adapter(service, round);
+    coord_jobdesc_init(&service->desc, &service->job);
+    fl_info("job %s active: round %llu of %d, %zu adapter values trained per site", id,
+            (unsigned long long)round, service->job.rounds, service->adapter.trained_count);
+
+    for (size_t i = 0; i < service->site_count; i++) {
+        const char *name = service->sites[i].party->name;
+        if (proto_link_peer_alive(service->link, name))
+            send_job(service, name);
+    }
+    return FL_OK;
+}
+
+/* Activates the first running job in the store, else the first queued one. */
+static void pick_job(coord_service *service)
+{
+    fl_error err = {0};
+    json_t *ids = coord_store_list(service->store, &err);
+    const char *chosen = NULL;
+    for (int pass = 0; pass < 2 && chosen == NULL; pass++) {
+        size_t index;
+        json_t *id;
+        json_array_foreach(ids, index, id) {
+            coord_job_spec job;
+            coord_job_state state;
+            if (coord_store_load(service->store, json_string_value(id), &job, &state, NULL) !=
+                FL_OK)
+                continue;
+            if (state.status == (pass == 0 ? COORD_JOB_RUNNING : COORD_JOB_QUEUED)) {
+                chosen = json_string_value(id);
+                break;
+            }
+        }
+    }
+    if (chosen != NULL && activate_job(service, chosen, &err) != FL_OK) {
+        /* Mark it failed, so the next scan does not try it again and again. */
+        fl_error("cannot start job %s: %s", chosen, err.msg);
+        coord_job_spec job;
+        coord_job_state state;
+        if (coord_store_load(service->store, chosen, &job, &state, NULL) == FL_OK) {
+            state.status = COORD_JOB_FAILED;
+            snprintf(state.reason, sizeof(state.reason), "cannot start: %.200s", err.msg);
+            if (coord_store_save_state(service->store, chosen, &state, &err) != FL_OK)
+                fl_error("cannot record the failure of job %s: %s", chosen, err.msg);
+        }
+    }
+    json_decref(ids);
+}
+
+/* Ends the active job with status and reason, tells the sites and picks the next job. */
+static void finish_job(coord_service *service, coord_job_status status, const char *reason)
+{
+    service->state.status = status;
+    snprintf(service->state.reason, sizeof(service->state.reason), "%s", reason);
+    save_state(service);
+    fl_info("job %s %s: %s", service->job.id, coord_job_status_names[status], reason);
+    broadcast_abort(service, FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED, reason);
+    release_job(service);
+}
+
+static void record(coord_service *service, json_t *round_record)
+{
+    fl_error err = {0};
+    if (coord_store_record_round(service->store, service->job.id, round_record, &err) != FL_OK)
+        fl_error("cannot record the round in the job history: %s", err.msg);
+    json_decref(round_record);
+}
+
+/* Applies the round's mean delta and makes the round durable: checkpoint, then state. */
+static void complete_round(coord_service *service)
+{
+    int number = service->state.completed_rounds + 1;
+    coord_adapter_apply(&service->adapter, coord_round_mean(service->round));
+
+    char folder[4096];
+    fl_error err = {0};
+    int rc = coord_store_checkpoint_path(service->store, service->job.id, number, "", folder,
+                                         sizeof(folder), &err);
+    if (rc == FL_OK)
+        rc = coord_adapter_save(&service->adapter, folder, service->job.base_model_name, &err);
+    if (rc != FL_OK) {
+        /* The previous checkpoint stays in place; the job stops rather than lose a round. */
+        fl_error("checkpoint of round %d failed: %s", number, err.msg);
+        record(service, coord_round_record(service->round));
+        finish_job(service, COORD_JOB_FAILED, "the checkpoint could not be written");
+        return;
+    }
+
+    service->state.completed_rounds = number;
+    if (save_state(service) != FL_OK) {
+        finish_job(service, COORD_JOB_FAILED, "the job state could not be written");
+        return;
+    }
+    record(service, coord_round_record(service->round));
+    coord_round_destroy(&service->round);
+    service->attempt = 0;
+    service->waiting_since = 0;
+    service->ready_since = 0;
+    fl_info("round %d completed and checkpointed", number);
+
+    if (number >= service->job.rounds) {
+        finish_job(service, COORD_JOB_COMPLETED, "all rounds completed");
+        return;
+    }
+    fl_log_set_context(service->job.id, number + 1, NULL);
+    if (proto_link_set_job(service->link, service->job.id, (uint64_t)number + 1, &err) != FL_OK)
+        fl_error("cannot move the link to round %d: %s", number + 1, err.msg);
+    sign_adapter(service, (uint64_t)number + 1);
+}
+
+/* Records a failed attempt and retries the round, or fails the job after the last retry. */
+static void fail_attempt(coord_service *service, json_t *round_record, const char *why)
+{
+    char reason[512];
+    snprintf(reason, sizeof(reason), "%s", why); /* why may point into the round freed below */
+    if (round_record != NULL)
+        record(service, round_record);
+    coord_round_destroy(&service->round);
+    service->attempt++;
+    service->waiting_since = 0;
+    service->ready_since = 0;
+    if ((int)service->attempt > service->job.round_retries) {
+        char text[512];
+        snprintf(text, sizeof(text), "round %d failed %u times; last reason: %.400s",
+                 service->state.completed_rounds + 1, service->attempt, reason);
+        finish_job(service, COORD_JOB_FAILED, text);
+        return;
+    }
+    fl_warn("round %d attempt %u failed (%s); retrying", service->state.completed_rounds + 1,
+            service->attempt, reason);
+}
+
+/* Sites that accepted the job and are connected, in manifest order. */
+static size_t ready_sites(coord_service *service, char **names)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < service->site_count; i++) {
+        site_entry *site = &service->sites[i];
+        if (strcmp(site->accepted_job, service->job.id) == 0 &&
+            proto_link_peer_alive(service->link, site->party->name))
+            names[count++] = (char *)site->party->name;
+    }
+    return count;
+}
+
+static void start_round(coord_service *service, char **names, size_t count)
+{
+    coord_round_context context = {
+        .link = service->link,
+        .manifest = service->setup->manifest,
+        .job = &service->job,
+        .adapter = &service->adapter,
+        .adapter_signature = service->signature,
+        .spool_dir = service->spool_dir,
+        .chunk_size = (size_t)service->setup->config.chunk_size,
+        .transfer = service->transfer,
+    };
+    fl_error err = {0};
+    uint64_t number = (uint64_t)service->state.completed_rounds + 1;
+    if (coord_round_start(&service->round, &context, number, service->attempt, names, count,
+                          &err) != FL_OK)
+        fail_attempt(service, NULL, err.msg);
+}
+
+/* Starts a round once enough sites are ready, or gives up waiting at the deadline. */
+static void schedule_round(coord_service *service)
+{
+    double now = fl_time_monotonic();
+    if (service->waiting_since == 0)
+        service->waiting_since = now;
+
+    char **names = fl_xcalloc(service->site_count + 1, sizeof(char *));
+    size_t count = ready_sites(service, names);
+    if (count >= (size_t)service->job.min_sites) {
+        if (service->ready_since == 0)
+            service->ready_since = now;
+        if (count == service->site_count ||
+            now - service->ready_since >= service->setup->config.gather_time)
+            start_round(service, names, count);
+    } else if (now - service->waiting_since > service->job.round_deadline_s) {
+        char reason[256];
+        snprintf(reason, sizeof(reason),
+                 "only %zu of the %d sites the job needs were ready before the %.0f s deadline",
+                 count, service->job.min_sites, service->job.round_deadline_s);
+        json_t *attempt = json_pack("{s:i, s:i, s:s, s:s, s:f, s:[]}", "round",
+                                    service->state.completed_rounds + 1, "attempt",
+                                    (int)service->attempt, "outcome", "failed", "reason",
+                                    reason, "duration_s", now - service->waiting_since, "sites");
+        fail_attempt(service, attempt, reason);
+    } else {
+        service->ready_since = 0;
+    }
+    free(names);
+}
+
+static void drive_job(coord_service *service)
+{
+    if (!service->has_job) {
+        double now = fl_time_monotonic();
+        if (now - service->last_scan >= JOB_SCAN_S) {
+            service->last_scan = now;
+            pick_job(service);
+        }
+        return;
+    }
+    if (service->round == NULL) {
+        schedule_round(service);
+        return;
+    }
+
+    coord_round_poll(service->round);
+    coord_phase phase = coord_round_phase(service->round);
+    if (phase == COORD_PHASE_DONE)
+        complete_round(service);
+    else if (phase == COORD_PHASE_FAILED)
+        fail_attempt(service, coord_round_record(service->round),
+                     coord_round_failure(service->round));
+}
+
+static void on_job_accept(coord_service *service, site_entry *site,
+                          const Fedlora__Envelope *envelope)
+{
+    if (!service->has_job || strcmp(envelope->job_id, service->job.id) != 0)
+        return;
+    snprintf(site->accepted_job, sizeof(site->accepted_job), "%s", service->job.id);
+    site->examples = envelope->job_accept->example_count;
+    site->refusal[0] = '\0';
+    fl_info("site %s accepted job %s with %llu training examples", site->party->name,
+            service->job.id, (unsigned long long)site->examples);
+}
+
+static void on_refusal(coord_service *service, site_entry *site, const Fedlora__Refusal *refusal)
+{
+    site->accepted_job[0] = '\0';
+    snprintf(site->refusal, sizeof(site->refusal), "%s", refusal->detail);
+    const ProtobufCEnumValue *reason =
+        protobuf_c_enum_descriptor_get_value(&fedlora__refusal_reason__descriptor, refusal->reason);
+    fl_warn("site %s refused job %s (%s): %s", site->party->name,
+            service->has_job ? service->job.id : "-", reason ? reason->name : "unknown",
+            refusal->detail);
+}
+
+static void dispatch(coord_service *service, proto_message *message)
+{
+    bool handled = false;
+    if (service->round != NULL)
+        coord_round_on_message(service->round, message, &handled);
+    site_entry *site = find_site(service, message->peer);
+    if (handled || site == NULL)
+        return;
+
+    const Fedlora__Envelope *e = message->envelope;
+    switch (e->body_case) {
+    case FEDLORA__ENVELOPE__BODY_HELLO:
+        fl_info("site %s connected (%s)", site->party->name, e->hello->software);
+        if (service->has_job)
+            send_job(service, site->party->name);
+        break;
+    case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: on_job_accept(service, site, e); break;
+    case FEDLORA__ENVELOPE__BODY_REFUSAL: on_refusal(service, site, e->refusal); break;
+    case FEDLORA__ENVELOPE__BODY_HEARTBEAT: break;
+    case FEDLORA__ENVELOPE__BODY_ERROR:
+        fl_warn("site %s reports an error: %s", site->party->name, e->error->detail);
+        break;
+    default:
+        fl_debug("ignored %s from %s outside its phase", proto_body_name(e->body_case),
+                 site->party->name);
+        break;
+    }
+}
+
+int coord_service_run(coord_service *service, volatile sig_atomic_t *stop)
+{
+    fl_info("serving sites on %s", proto_link_endpoint(service->link));
+    while (!*stop) {
+        fl_error err = {0};
+        proto_message message;
+        int rc = proto_link_recv(service->link, POLL_MS, &message, &err);
+        if (rc == FL_OK) {
+            dispatch(service, &message);
+            proto_message_release(&message);
+        } else if (rc == FL_ENET) {
+            fl_error("the site socket failed: %s", err.msg);
+            return rc;
+        }
+        if (proto_link_tick(service->link, NULL, NULL, &err) == FL_ENET) {
+            fl_error("the site socket failed: %s", err.msg);
+            return FL_ENET;
+        }
+        drive_job(service);
+    }
+    fl_info("stopping on request");
+    if (service->round != NULL)
+        coord_round_abort(service->round, "the coordinator is shutting down");
+    return FL_OK;
+}
+
+static int open_sockets(coord_service *service, fl_error *err)
+{
+    service->zmq = zmq_ctx_new();
+    if (service->zmq == NULL)
+        return fl_error_set(err, FL_ENET, "cannot create a ZeroMQ context");
+    int rc = proto_zap_start(service->zmq, &service->zap, err);
+    const fc_manifest *manifest = service->setup->manifest;
+    for (size_t i = 0; rc == FL_OK && i < manifest->site_count; i++)
+        rc = proto_zap_allow(service->zap, manifest->sites[i].keys.curve_public,
+                             manifest->sites[i].name, err);
+    if (rc != FL_OK)
+        return rc;
+
+    proto_link_options options;
+    proto_link_options_default(&options);
+    options.heartbeat_interval_ms = (int)(service->setup->config.heartbeat_interval * 1000.0);
+    options.peer_timeout_ms = (int)(service->setup->config.heartbeat_timeout * 1000.0);
+    if (options.heartbeat_timeout_ms > options.peer_timeout_ms)
+        options.heartbeat_timeout_ms = options.peer_timeout_ms;
+    return proto_server_new(service->zmq, service->zap, service->setup->config.bind,
+                            manifest->coordinator.keys.curve_public,
+                            fc_identity_curve_secret(service->setup->identity), "coordinator",
+                            &options, &service->link, err);
+}
+
+int coord_service_new(coord_service **out, coord_setup *setup, fl_error *err)
+{
+    *out = NULL;
+    coord_service *service = fl_xcalloc(1, sizeof(*service));
+    service->setup = setup;
+    proto_transfer_options_default(&service->transfer);
+    service->site_count = setup->manifest->site_count;
+    service->sites = fl_xcalloc(service->site_count + 1, sizeof(site_entry));
+    for (size_t i = 0; i < service->site_count; i++)
+        service->sites[i].party = &setup->manifest->sites[i];
+
+    int rc = coord_store_open(&service->store, setup->config.state_dir, err);
+    if (rc == FL_OK && fl_path_format(service->spool_dir, sizeof(service->spool_dir), "%s/spool",
+                                      setup->config.state_dir) != FL_OK)
+        rc = fl_error_set(err, FL_ERANGE, "state_dir path too long");
+    if (rc == FL_OK)
+        rc = fl_file_mkdirs(service->spool_dir, 0700, err);
+    if (rc == FL_OK)
+        rc = open_sockets(service, err);
+    if (rc != FL_OK) {
+        coord_service_destroy(&service);
+        return rc;
+    }
+    /* The job in progress is restored on the first pass of the loop, before any message. */
+    pick_job(service);
+    *out = service;
+    return FL_OK;
+}
+
+void coord_service_destroy(coord_service **service)
+{
+    if (service == NULL || *service == NULL)
+        return;
+    coord_service *s = *service;
+    release_job(s);
+    proto_link_destroy(&s->link);
+    proto_zap_stop(&s->zap);
+    if (s->zmq != NULL)
+        zmq_ctx_term(s->zmq);
+    coord_store_destroy(&s->store);
+    free(s->sites);
+    free(s);
+    *service = NULL;
+}
+
+const char *coord_service_endpoint(const coord_service *service)
+{
+    return proto_link_endpoint(service->link);
+}
