@@ -5,6 +5,7 @@
 const cli_command cli_commands[] = {
     {"config check", "validate a coordinator or agent configuration file", cmd_config_check},
     {"config sample", "print a commented sample configuration", cmd_config_sample},
+    {"tokenize", "turn text into token ids with a tokenizer.json, or back", cmd_tokenize},
 };
 
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -8,5 +8,6 @@
 
 int cmd_config_check(int argc, char **argv);
 int cmd_config_sample(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 #endif
