@@ -9,5 +9,7 @@
 int cmd_config_check(int argc, char **argv);
 int cmd_config_sample(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_data_stats(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif
