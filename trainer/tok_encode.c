@@ -265,9 +265,13 @@ static void push_span(struct tok_span **spans, size_t *count, size_t *capacity, 
     (*count)++;
 }
 
-/* Splits every span of tok->spans by step's regex into tok->spans2, then swaps the lists. */
-static void split_spans(tok_tokenizer *tok, const tok_pretok_step *step, const char *text,
-                        size_t *count)
+/*
+ * Splits every span of tok->spans by step's regex into tok->spans2, then
+ * swaps the lists. Returns a PCRE2 error code (< 0, for example a JIT stack
+ * overflow) or 0.
+ */
+static int split_spans(tok_tokenizer *tok, const tok_pretok_step *step, const char *text,
+                       size_t *count, size_t *error_offset)
 {
     size_t out_count = 0;
     for (size_t s = 0; s < *count; s++) {
@@ -279,8 +283,12 @@ static void split_spans(tok_tokenizer *tok, const tok_pretok_step *step, const c
         while (offset < length) {
             int rc = pcre2_match(step->code, (PCRE2_SPTR)subject, length, offset,
                                  PCRE2_NO_UTF_CHECK, tok->match_data, NULL);
-            if (rc < 0)
+            if (rc == PCRE2_ERROR_NOMATCH)
                 break;
+            if (rc < 0) {
+                *error_offset = base + offset;
+                return rc;
+            }
             const PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(tok->match_data);
             size_t match_start = ovector[0], match_end = ovector[1];
             if (match_end == match_start) {
@@ -308,21 +316,37 @@ static void split_spans(tok_tokenizer *tok, const tok_pretok_step *step, const c
     tok->span_capacity = tok->span_capacity2;
     tok->span_capacity2 = capacity;
     *count = out_count;
+    return 0;
 }
 
-/* Encodes one section of text that contains no added token. */
-static int encode_section(tok_tokenizer *tok, const char *text, size_t length, tok_ids *out)
+/* Encodes one section of text that contains no added token; offset places it in messages. */
+static int encode_section(tok_tokenizer *tok, const char *text, size_t length, size_t offset,
+                          tok_ids *out, fl_error *err)
 {
     if (length == 0)
         return FL_OK;
     int rc = normalize(tok, &text, &length);
-    if (rc != FL_OK || length == 0)
-        return rc;
+    if (rc != FL_OK)
+        return fl_error_set(err, rc, "Unicode normalization failed in the text at byte %zu",
+                            offset);
+    if (length == 0)
+        return FL_OK;
 
     size_t count = 0;
     push_span(&tok->spans, &count, &tok->span_capacity, 0, length);
-    for (size_t s = 0; s < tok->pretok_count; s++)
-        split_spans(tok, &tok->pretok[s], text, &count);
+    for (size_t s = 0; s < tok->pretok_count; s++) {
+        size_t error_offset = 0;
+        int pcre_rc = split_spans(tok, &tok->pretok[s], text, &count, &error_offset);
+        if (pcre_rc < 0) {
+            PCRE2_UCHAR message[256];
+            pcre2_get_error_message(pcre_rc, message, sizeof(message));
+            return fl_error_set(err, FL_EUNSUPPORTED,
+                                "the pre-tokenizer regex of %s failed near byte %zu of the "
+                                "normalized section at byte %zu: %s; split the text into "
+                                "shorter lines",
+                                tok->path, error_offset, offset, (const char *)message);
+        }
+    }
 
     for (size_t i = 0; i < count; i++)
         tok_bpe_piece(tok, text + tok->spans[i].start, tok->spans[i].length, out);
@@ -358,10 +382,10 @@ int tok_encode(tok_tokenizer *tok, const char *text, size_t length, unsigned fla
         if (token->lstrip)
             while (section_end > section_start && is_ascii_space(text[section_end - 1]))
                 section_end--;
-        int rc = encode_section(tok, text + section_start, section_end - section_start, out);
+        int rc = encode_section(tok, text + section_start, section_end - section_start,
+                                section_start, out, err);
         if (rc != FL_OK)
-            return fl_error_set(err, rc, "normalization failed in the text at byte %zu",
-                                section_start);
+            return rc;
         tok_ids_push(out, token->id);
 
         i += token->length;
@@ -370,10 +394,10 @@ int tok_encode(tok_tokenizer *tok, const char *text, size_t length, unsigned fla
                 i++;
         section_start = i;
     }
-    int rc = encode_section(tok, text + section_start, length - section_start, out);
+    int rc = encode_section(tok, text + section_start, length - section_start, section_start,
+                            out, err);
     if (rc != FL_OK)
-        return fl_error_set(err, rc, "normalization failed in the text at byte %zu",
-                            section_start);
+        return rc;
 
     if (flags & TOK_ADD_SPECIAL)
         for (size_t k = 0; k < tok->suffix_count; k++)
