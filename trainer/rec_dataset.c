@@ -42,38 +42,6 @@ void rec_options_init(rec_options *options)
     options->shuffle = true;
 }
 
-/* Returns the offset of the first byte that breaks UTF-8, or length when all is valid. */
-static size_t utf8_check(const unsigned char *text, size_t length)
-{
-    size_t i = 0;
-    while (i < length) {
-        unsigned char c = text[i];
-        size_t need;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1, cp = c & 0x1F, min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2, cp = c & 0x0F, min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return i;
-        }
-        for (size_t k = 1; k <= need; k++) {
-            if (i + k >= length || (text[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (text[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += need + 1;
-    }
-    return length;
-}
-
 static int not_utf8(const char *path, const char *text, size_t offset, fl_error *err)
 {
     size_t line = 1;
@@ -193,7 +161,7 @@ static bool is_blank(const char *line, size_t length)
     return true;
 }
 
-/* Reads every record of path; returns the index range of the new records. */
+/* Reads every record of path into ds and sets *format to the file's format. */
 static int read_file(rec_dataset *ds, tok_tokenizer *tok, const char *path, rec_format *format,
                      fl_error *err)
 {
@@ -206,7 +174,7 @@ static int read_file(rec_dataset *ds, tok_tokenizer *tok, const char *path, rec_
     size_t start = 0;
     if (length >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         start = 3; /* a UTF-8 byte order mark */
-    size_t bad = utf8_check((const unsigned char *)text, length);
+    size_t bad = tok_utf8_invalid_offset(text, length);
     if (bad != length) {
         rc = not_utf8(path, text, bad, err);
         free(text);

@@ -75,8 +75,8 @@ typedef struct rec_stats {
     size_t lines;             /* lines read, blank ones included */
     size_t records;           /* records kept, both splits */
     size_t train_records, validation_records;
-    size_t tokens;            /* tokens kept after truncation */
-    size_t trained_tokens;    /* tokens that are a target of the loss */
+    size_t tokens;            /* tokens kept after truncation, both splits */
+    size_t trained_tokens;    /* tokens that are a target of the loss, both splits */
     size_t truncated;         /* records cut to seq_len */
     size_t truncated_tokens;  /* tokens dropped by the cuts */
     size_t skipped;           /* lines skipped with skip_invalid */
@@ -106,7 +106,10 @@ void rec_dataset_destroy(rec_dataset **ds);
 /* Returns the counts gathered while loading. Owned by ds. */
 const rec_stats *rec_dataset_stats(const rec_dataset *ds);
 
-/* Returns the ids and train flags (1 = the loss predicts this token) of record i of split. */
+/*
+ * Returns the length of record i in split's current order and points *ids
+ * and *train (1 where the loss predicts the token) at its data, owned by ds.
+ */
 size_t rec_dataset_record(const rec_dataset *ds, rec_split split, size_t i, const int32_t **ids,
                           const uint8_t **train);
 

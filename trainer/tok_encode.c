@@ -9,9 +9,9 @@
 #include "fl_mem.h"
 #include "tok_internal.h"
 
-/* Returns the offset of the first byte that breaks UTF-8, or length when text is valid. */
-static size_t utf8_invalid_offset(const unsigned char *text, size_t length)
+size_t tok_utf8_invalid_offset(const char *bytes, size_t length)
 {
+    const unsigned char *text = (const unsigned char *)bytes;
     size_t i = 0;
     while (i < length) {
         unsigned char c = text[i];
@@ -356,7 +356,7 @@ static int encode_section(tok_tokenizer *tok, const char *text, size_t length, s
 int tok_encode(tok_tokenizer *tok, const char *text, size_t length, unsigned flags,
                tok_ids *out, fl_error *err)
 {
-    size_t bad = utf8_invalid_offset((const unsigned char *)text, length);
+    size_t bad = tok_utf8_invalid_offset(text, length);
     if (bad != length)
         return fl_error_set(err, FL_EINVAL,
                             "text is not valid UTF-8 at byte offset %zu (byte 0x%02X); convert "

@@ -82,6 +82,9 @@ int tok_encode(tok_tokenizer *tok, const char *text, size_t length, unsigned fla
 int tok_decode(const tok_tokenizer *tok, const int32_t *ids, size_t count, bool skip_special,
                char **out, size_t *out_length, fl_error *err) FL_WARN_UNUSED;
 
+/* Returns the offset of the first byte that breaks UTF-8 in text, or length when it is valid. */
+size_t tok_utf8_invalid_offset(const char *text, size_t length);
+
 /* Returns the id of a token given as its vocabulary string, or -1 when absent. */
 int32_t tok_token_id(const tok_tokenizer *tok, const char *token);
 
