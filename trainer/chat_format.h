@@ -17,6 +17,9 @@
  * Text inside messages is encoded with TOK_SPLIT_SPECIAL, so a record that
  * contains "<|im_end|>" as text cannot forge a turn boundary.
  *
+ * Mistral's own [INST] template has no spaces around the reply and no
+ * <<SYS>> block; CHAT_LLAMA2 renders the Llama 2 layout for both.
+ *
  * NOTE: ChatML here is the Qwen2/2.5 layout. Qwen3's own template also puts
  * an empty <think></think> block before the last assistant reply; records
  * for Qwen3 thinking mode must carry that text themselves.

@@ -13,7 +13,7 @@
  * assistant message (output; or completion). Every format but text goes
  * through the chat template of rec_options.chat (chat_format.h), so the loss
  * falls on assistant replies and their end-of-turn token only. Text records
- * get the tokenizer's post-processor tokens (BOS for Llama 2).
+ * get the tokenizer's post-processor tokens (BOS for Llama 2) and no EOS.
  *
  * Records longer than seq_len tokens are cut to seq_len and counted. With
  * packing, several records share a row: positions restart at 0 and segments

@@ -87,7 +87,12 @@ void tok_index_added(tok_tokenizer *tok)
     free(keys);
 }
 
-/* Returns the longest added token that starts at text[at], or NULL. */
+/*
+ * Returns the longest added token that starts at text[at], or NULL.
+ * NOTE: tokens marked "normalized": true are matched on the raw text, as
+ * @lenml/tokenizers does; Hugging Face matches them after normalization,
+ * which differs only when the normalizer rewrites their characters.
+ */
 static const tok_added *match_added(const tok_tokenizer *tok, const char *text, size_t length,
                                     size_t at, unsigned flags)
 {
