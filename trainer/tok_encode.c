@@ -324,6 +324,24 @@ static int split_spans(tok_tokenizer *tok, const tok_pretok_step *step, const ch
     return 0;
 }
 
+static bool is_metaspace(const char *text)
+{
+    return memcmp(text, "\xE2\x96\x81", 3) == 0;
+}
+
+/* Runs BPE on each "▁word" of piece alone; valid only when tok->split_words is set. */
+static void encode_words(tok_tokenizer *tok, const char *piece, size_t length, tok_ids *out)
+{
+    size_t start = 0;
+    for (size_t i = 1; i + 3 <= length; i++) {
+        if (is_metaspace(piece + i) && !(i >= 3 && is_metaspace(piece + i - 3))) {
+            tok_bpe_piece(tok, piece + start, i - start, out);
+            start = i;
+        }
+    }
+    tok_bpe_piece(tok, piece + start, length - start, out);
+}
+
 /* Encodes one section of text that contains no added token; offset places it in messages. */
 static int encode_section(tok_tokenizer *tok, const char *text, size_t length, size_t offset,
                           tok_ids *out, fl_error *err)
@@ -353,8 +371,12 @@ static int encode_section(tok_tokenizer *tok, const char *text, size_t length, s
         }
     }
 
-    for (size_t i = 0; i < count; i++)
-        tok_bpe_piece(tok, text + tok->spans[i].start, tok->spans[i].length, out);
+    for (size_t i = 0; i < count; i++) {
+        if (tok->split_words)
+            encode_words(tok, text + tok->spans[i].start, tok->spans[i].length, out);
+        else
+            tok_bpe_piece(tok, text + tok->spans[i].start, tok->spans[i].length, out);
+    }
     return FL_OK;
 }
 

@@ -102,6 +102,10 @@ struct tok_tokenizer {
     int32_t byte_fallback_id[256]; /* ids of <0x00>..<0xFF>, -1 when absent */
     bool ignore_merges;
     int32_t unk_id;
+    /* No token has U+2581 after another character, so no merge can cross the
+       start of a "▁word": long SentencePiece sections are split there and
+       each word is merged (and cached) alone, with the same result. */
+    bool split_words;
 
     tok_norm_step *norm;
     size_t norm_count;

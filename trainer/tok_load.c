@@ -540,6 +540,23 @@ static int fill_symbol_tables(load_ctx *ctx)
     return FL_OK;
 }
 
+/* True when some token has U+2581 right after a character other than U+2581. */
+static bool has_inner_metaspace(const tok_tokenizer *tok)
+{
+    for (int32_t id = 0; id < tok->id_count; id++) {
+        const char *text = tok->id_text[id];
+        if (text == NULL)
+            continue;
+        for (uint32_t i = 1; i + 3 <= tok->id_length[id]; i++) {
+            if (memcmp(text + i, "\xE2\x96\x81", 3) != 0)
+                continue;
+            if (i < 3 || memcmp(text + i - 3, "\xE2\x96\x81", 3) != 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 static int load_parts(load_ctx *ctx, const json_t *root)
 {
     tok_tokenizer *tok = ctx->tok;
@@ -575,6 +592,7 @@ static int load_parts(load_ctx *ctx, const json_t *root)
     const char *unk = json_string_value(json_object_get(model, "unk_token"));
     tok->unk_id = unk != NULL ? tok_strmap_get(&tok->vocab, unk, strlen(unk)) : -1;
     tok_index_added(tok);
+    tok->split_words = !tok->byte_level && !tok->ignore_merges && !has_inner_metaspace(tok);
     return fill_symbol_tables(ctx);
 }
 
