@@ -6,11 +6,15 @@ const cli_command cli_commands[] = {
     {"audit verify", "check the hash chain of a site's audit log", cmd_audit_verify},
     {"config check", "validate a coordinator or agent configuration file", cmd_config_check},
     {"config sample", "print a commented sample configuration", cmd_config_sample},
+    {"data stats", "count records, tokens and trained tokens of a JSONL training file",
+     cmd_data_stats},
     {"init-model", "write a randomly initialised model in Hugging Face format", cmd_init_model},
     {"keygen", "make a key pair on this machine (distributed provisioning)", cmd_keygen},
     {"model hash", "print the content hash that names a base model in jobs", cmd_model_hash},
     {"provision", "write key and configuration kits for a project", cmd_provision},
     {"report", "write an HTML report of a job's rounds", cmd_report},
+    {"synth", "write synthetic multi-site clinical consultations for the demo", cmd_synth},
+    {"tokenize", "turn text into token ids with a tokenizer.json, or back", cmd_tokenize},
 };
 
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -13,6 +13,16 @@ FEDLORA_PACKAGES=(
     chromium systemd
 )
 
+# Node.js runs the reference tokenizer (@lenml/tokenizers) of the tokenizer
+# parity tests and benchmark. Debian ships it as nodejs plus npm; other builds
+# (NodeSource) put npm inside their nodejs package and conflict with Debian's
+# npm, so the packages are only requested when the commands are missing.
+if ! command -v node >/dev/null; then
+    FEDLORA_PACKAGES+=(nodejs npm)
+elif ! command -v npm >/dev/null; then
+    FEDLORA_PACKAGES+=(npm)
+fi
+
 # Installs the packages in FEDLORA_PACKAGES (and any given as arguments) that
 # are missing, and only those.
 fl_install_packages() {
@@ -42,6 +52,21 @@ fl_install_packages() {
     $sudo apt-get update -q || return 1
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
         "${missing[@]}" || return 1
+}
+
+# fl_npm_ci DIR: installs DIR's npm packages from its package-lock.json when
+# node_modules is missing or older than the lock file.
+fl_npm_ci() {
+    local dir=$1
+    local stamp="$dir/node_modules/.package-lock.json"
+    if [ -f "$stamp" ] && [ ! "$dir/package-lock.json" -nt "$stamp" ]; then
+        return 0
+    fi
+    echo "Installing npm packages in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || {
+        echo "error: npm ci failed in $dir; check that the npm registry is reachable" >&2
+        return 1
+    }
 }
 
 # fl_build DIR [cmake options...]: configures and builds the project in DIR.

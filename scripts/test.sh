@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$FEDLORA_ROOT"
 
 fl_install_packages
+fl_npm_ci tests/tokenizer/node
 
 echo "== Release build (build/) =="
 fl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo

