@@ -162,7 +162,7 @@ static void test_weight_above_cap_rejected(void **state)
     harness_release(&h);
 }
 
-/* Runs n=5, t=3 with the given drop points, which leave at least t sites at every phase. */
+/* Runs a round of n sites with the given drop points, which leave threshold sites at every phase. */
 static void run_with_drops(const drop_point *drops, uint32_t n, uint32_t threshold)
 {
     fc_secagg_params params = default_params(n, threshold, 700);
@@ -252,7 +252,7 @@ static void test_too_many_dropouts_fail(void **state)
 
 /*
  * A site's masked words are uniform modulo R (chi-square over 256 bins of
- * the top 8 bits) and uncorrelated with its quantised input.
+ * the top 8 bits) and uncorrelated with its input.
  */
 static void test_masked_input_looks_uniform(void **state)
 {
