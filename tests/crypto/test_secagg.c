@@ -162,7 +162,10 @@ static void test_weight_above_cap_rejected(void **state)
     harness_release(&h);
 }
 
-/* Runs a round of n sites with the given drop points, which leave threshold sites at every phase. */
+/*
+ * Runs a round of n sites with the given drop points, which leave at least
+ * threshold sites at every phase.
+ */
 static void run_with_drops(const drop_point *drops, uint32_t n, uint32_t threshold)
 {
     fc_secagg_params params = default_params(n, threshold, 700);
