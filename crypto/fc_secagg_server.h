@@ -11,7 +11,9 @@
  * Closing a phase with fewer than threshold sites fails the round: the call
  * returns FL_EPROTO naming the counts, the partial sum is wiped and no
  * result is ever released. Chunks are added into one accumulator of dim + 1
- * words as they arrive, so memory does not grow with the number of sites.
+ * words as they arrive, so the memory for vectors does not grow with the
+ * number of sites. The relayed ciphertexts and revealed shares take another
+ * 136 n^2 bytes (8.8 MB at the maximum of 255 sites).
  *
  * NOTE: chunks are summed in place, so a site that stops in the middle of
  * its upload cannot be taken out of the sum again, and close_inputs then

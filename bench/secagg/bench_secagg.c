@@ -482,7 +482,7 @@ int main(void)
         return 1;
     }
     printf("times in ms; site times are the mean per site; bytes are what site 0 sends;\n"
-           "expansion = bytes / (4 d), the size of a plain float32 upload; mask GB/s = n x "
+           "expansion = bytes / (4 d), the size of a plain float32 upload; input GB/s = n x "
            "(d+1) x 4 bytes / site input time\n\n");
     printf("  n         d |");
     for (int p = 0; p < PHASES; p++)

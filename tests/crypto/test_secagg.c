@@ -119,7 +119,53 @@ static void test_exact_sum_million_elements(void **state)
     harness_release(&h);
 }
 
-/* Runs n=5, t=3 with the given drop points, which leave at least t sites at every phase. */
+/* Chunk edges: the weight word alone in the last chunk, or filling the last chunk exactly. */
+static void test_weight_at_chunk_edges(void **state)
+{
+    (void)state;
+    static const uint64_t dims[] = {1024, 1023, 1, 16};
+    for (size_t k = 0; k < sizeof(dims) / sizeof(dims[0]); k++) {
+        fc_secagg_params params = default_params(4, 3, dims[k]);
+        params.chunk_elements = 16;
+        if (dims[k] >= 1000)
+            params.chunk_elements = 512;
+        harness h;
+        harness_init(&h, &params, 31);
+        fl_error err = {0};
+        assert_int_equal(harness_run(&h, &err), FL_OK);
+        check_result(&h);
+        harness_release(&h);
+    }
+}
+
+static void test_weight_above_cap_rejected(void **state)
+{
+    (void)state;
+    fc_secagg_params params = default_params(3, 2, 100);
+    params.chunk_elements = 64;
+    harness h;
+    harness_init(&h, &params, 2);
+    h.drops[0] = DROP_AFTER_SHARES;
+    h.drops[1] = DROP_AFTER_SHARES;
+    h.drops[2] = DROP_AFTER_SHARES;
+    fl_error err = {0};
+    assert_int_equal(harness_prepare_inputs(&h, &err), FL_OK);
+    // No site uploads in this setup, so site 0's client is still ready for its input.
+    fc_secagg_client *client = h.clients[0];
+    fc_msg_shares *relay = fl_xmalloc(sizeof(*relay));
+    assert_int_equal(fc_secagg_server_relay(h.server, 0, relay, &err), FL_OK);
+    assert_int_equal(fc_secagg_client_receive_shares(client, relay, &err), FL_OK);
+    assert_int_equal(fc_secagg_client_set_input(client, h.values[0], 65, NULL, &err), FL_ERANGE);
+    assert_non_null(strstr(err.msg, "weight 65 exceeds weight_max 64"));
+    assert_int_equal(fc_secagg_client_set_input(client, h.values[0], 64, NULL, &err), FL_OK);
+    free(relay);
+    harness_release(&h);
+}
+
+/*
+ * Runs a round of n sites with the given drop points, which leave at least
+ * threshold sites at every phase.
+ */
 static void run_with_drops(const drop_point *drops, uint32_t n, uint32_t threshold)
 {
     fc_secagg_params params = default_params(n, threshold, 700);
@@ -209,7 +255,7 @@ static void test_too_many_dropouts_fail(void **state)
 
 /*
  * A site's masked words are uniform modulo R (chi-square over 256 bins of
- * the top 8 bits) and uncorrelated with its quantised input.
+ * the top 8 bits) and uncorrelated with its input.
  */
 static void test_masked_input_looks_uniform(void **state)
 {
@@ -576,6 +622,8 @@ int main(void)
         cmocka_unit_test(test_params_validation_messages),
         cmocka_unit_test(test_exact_sum_for_many_site_counts),
         cmocka_unit_test(test_exact_sum_million_elements),
+        cmocka_unit_test(test_weight_at_chunk_edges),
+        cmocka_unit_test(test_weight_above_cap_rejected),
         cmocka_unit_test(test_dropouts_before_shares),
         cmocka_unit_test(test_dropouts_after_shares),
         cmocka_unit_test(test_dropouts_after_input),
