@@ -1,0 +1,69 @@
+/*
+ * tr_local.h - one site's local part of a federated round, and a standalone
+ * fine-tune: evaluate the starting adapter on validation records, train it
+ * for a number of optimizer steps, and return the change of the trained
+ * parameters.
+ *
+ * The model folder holds config.json, the safetensors weights and
+ * tokenizer.json (with tokenizer_config.json to choose the chat template).
+ * AdamW starts fresh and the learning rate stays constant within a call,
+ * as in federated averaging, where each round is a short run from the new
+ * global adapter.
+ */
+#ifndef TR_LOCAL_H
+#define TR_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fl_error.h"
+#include "lora.h"
+
+typedef struct tr_local_options {
+    const char *model_dir;
+    const char *train_path;       /* JSONL training records */
+    const char *validation_path;  /* JSONL validation records; NULL holds out val_fraction */
+    double val_fraction;          /* share of training records held out, in (0, 1) */
+    const float *adapter_in;      /* starting arena (num_params floats); NULL: PEFT init */
+    lora_options lora;
+    uint64_t lora_seed;           /* seed of the PEFT initialisation, shared by all sites */
+    bool frozen_a;                /* train B only */
+    int steps;                    /* optimizer steps */
+    int batch_size;               /* rows per step */
+    int seq_len;                  /* positions per row */
+    float lr;
+    uint64_t seed;                /* data order and dropout */
+    int max_val_batches;          /* validation batches evaluated, at most; 0 for all */
+    int threads;                  /* 0: one per core */
+} tr_local_options;
+
+/* Fills options with defaults: 0.1 held out, 20 steps of 4 x 256, lr 2e-4, 8 validation batches. */
+void tr_local_options_init(tr_local_options *options);
+
+typedef struct tr_local_result {
+    double val_loss_before;  /* mean loss of the starting adapter on validation tokens */
+    long val_tokens;
+    double train_loss;       /* mean of the steps' losses */
+    uint64_t examples;       /* training records */
+    double eval_s, train_s;  /* wall-clock seconds */
+    size_t num_params;       /* floats in the adapter arena */
+    size_t trained_offset;   /* first trained float: 0, or the A block's size in frozen-A */
+    size_t trained_count;    /* floats in delta */
+    float *delta;            /* [trained_count] after - before; free() it */
+} tr_local_result;
+
+/*
+ * Called after every step. Returning non-zero stops training: tr_local_run
+ * then fails with FL_ECANCELED.
+ */
+typedef int (*tr_local_progress)(void *context, int step, int steps, double loss);
+
+/*
+ * Runs the local round. On success the caller owns result->delta. Errors
+ * name the file, record or setting at fault.
+ */
+int tr_local_run(const tr_local_options *options, tr_local_progress progress, void *context,
+                 tr_local_result *result, fl_error *err) FL_WARN_UNUSED;
+
+#endif
