@@ -104,6 +104,11 @@ static int make_trainer(const tr_local_options *o, local_state *s, fl_error *err
     lora_adapter_init(&s->start, &s->model.config, &o->lora);
     s->adapter_ready = true;
     lora_adapter_init_weights(&s->adapter, o->lora_seed);
+    if (o->adapter_in != NULL && o->adapter_in_count != s->adapter.num_params)
+        return fl_error_set(err, FL_EFORMAT,
+                            "the starting adapter has %zu values, but rank %d on these targets "
+                            "of this model needs %zu",
+                            o->adapter_in_count, o->lora.rank, s->adapter.num_params);
     if (o->adapter_in != NULL)
         memcpy(s->adapter.memory, o->adapter_in, s->adapter.num_params * sizeof(float));
     lora_adapter_copy(&s->start, &s->adapter);

@@ -25,7 +25,8 @@ typedef struct tr_local_options {
     const char *train_path;       /* JSONL training records */
     const char *validation_path;  /* JSONL validation records; NULL holds out val_fraction */
     double val_fraction;          /* share of training records held out, in (0, 1) */
-    const float *adapter_in;      /* starting arena (num_params floats); NULL: PEFT init */
+    const float *adapter_in;      /* starting arena; NULL: PEFT initialisation */
+    size_t adapter_in_count;      /* floats at adapter_in; must equal the arena's size */
     lora_options lora;
     uint64_t lora_seed;           /* seed of the PEFT initialisation, shared by all sites */
     bool frozen_a;                /* train B only */
