@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fc_adapter_sig.h"
 #include "fl_file.h"
 #include "st_file.h"
 
-#define SIGN_CONTEXT "fedlora-global-adapter"
 
 static int lora_options_from_job(const coord_job_spec *job, lora_options *options,
                                  fl_error *err)
@@ -78,40 +78,12 @@ void coord_adapter_hash(const coord_adapter *adapter, uint8_t hash[COORD_ADAPTER
     crypto_generichash(hash, COORD_ADAPTER_HASH_BYTES, bytes, size, NULL, 0);
 }
 
-/* The signed message: job id, NUL, round as 8 little-endian bytes, the arena's hash. */
-static size_t signed_message(uint8_t *out, size_t capacity, const char *job_id, uint64_t round,
-                             const uint8_t hash[COORD_ADAPTER_HASH_BYTES])
-{
-    size_t id_length = strlen(job_id) + 1;
-    size_t size = id_length + 8 + COORD_ADAPTER_HASH_BYTES;
-    if (size > capacity)
-        return 0;
-    memcpy(out, job_id, id_length);
-    for (int i = 0; i < 8; i++)
-        out[id_length + (size_t)i] = (uint8_t)(round >> (8 * i));
-    memcpy(out + id_length + 8, hash, COORD_ADAPTER_HASH_BYTES);
-    return size;
-}
-
 void coord_adapter_sign(const coord_adapter *adapter, const char *job_id, uint64_t round,
                         const fc_identity *identity, uint8_t signature[FC_SIGNATURE_BYTES])
 {
     uint8_t hash[COORD_ADAPTER_HASH_BYTES];
     coord_adapter_hash(adapter, hash);
-    uint8_t message[256];
-    size_t size = signed_message(message, sizeof(message), job_id, round, hash);
-    fc_sign_blob(signature, identity, SIGN_CONTEXT, message, size);
-}
-
-int coord_adapter_verify(const uint8_t hash[COORD_ADAPTER_HASH_BYTES], const char *job_id,
-                         uint64_t round, const uint8_t signer[FC_SIGN_PUBLIC_BYTES],
-                         const uint8_t signature[FC_SIGNATURE_BYTES])
-{
-    uint8_t message[256];
-    size_t size = signed_message(message, sizeof(message), job_id, round, hash);
-    if (size == 0)
-        return FL_ECRYPTO;
-    return fc_verify_blob(signature, signer, SIGN_CONTEXT, message, size);
+    fc_adapter_sign(signature, identity, job_id, round, hash);
 }
 
 int coord_adapter_save(const coord_adapter *adapter, const char *folder, const char *base_model,

@@ -45,18 +45,9 @@ const uint8_t *coord_adapter_bytes(const coord_adapter *adapter, size_t *size);
 /* BLAKE2b-256 of the arena's bytes. */
 void coord_adapter_hash(const coord_adapter *adapter, uint8_t hash[COORD_ADAPTER_HASH_BYTES]);
 
-/*
- * Signs the adapter of job_id after round (0 for the initial adapter): the
- * signature covers the job id, the round and the arena's hash, so a site
- * cannot be given an adapter of another job or an older round.
- */
+/* Signs the adapter that round of job_id starts from (see fc_adapter_sig.h). */
 void coord_adapter_sign(const coord_adapter *adapter, const char *job_id, uint64_t round,
                         const fc_identity *identity, uint8_t signature[FC_SIGNATURE_BYTES]);
-
-/* Checks a signature made by coord_adapter_sign over hash. FL_ECRYPTO when it fails. */
-int coord_adapter_verify(const uint8_t hash[COORD_ADAPTER_HASH_BYTES], const char *job_id,
-                         uint64_t round, const uint8_t signer[FC_SIGN_PUBLIC_BYTES],
-                         const uint8_t signature[FC_SIGNATURE_BYTES]) FL_WARN_UNUSED;
 
 /*
  * Writes the checkpoint into folder: the adapter as a PEFT folder

@@ -140,6 +140,8 @@ static void send_round_start(coord_round *round, round_site *site, char **names,
     start.deadline_unix_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u +
                              (uint64_t)(round->context.job->round_deadline_s * 1000.0);
     start.secagg_threshold = round->params.threshold;
+    start.attempt = round->attempt;
+    start.chunk_elements = round->params.chunk_elements;
 
     Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
     envelope.body_case = FEDLORA__ENVELOPE__BODY_ROUND_START;

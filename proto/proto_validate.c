@@ -291,6 +291,15 @@ static int check_round_start(const Fedlora__RoundStart *start, fl_error *err)
     if (status == FL_OK && t != 0)
         status = check_u64_range("round_start.secagg_threshold", t,
                                  start->n_selected_sites / 2 + 1, start->n_selected_sites, err);
+    if (status == FL_OK)
+        status = check_u64_range("round_start.attempt", start->attempt, 0, 255, err);
+    if (status == FL_OK && (start->chunk_elements % 16 != 0))
+        status = fl_error_set(err, FL_ERANGE,
+                              "proto: field round_start.chunk_elements = %u is not a multiple "
+                              "of 16", start->chunk_elements);
+    if (status == FL_OK)
+        status = check_u64_range("round_start.chunk_elements", start->chunk_elements, 16,
+                                 1u << 24, err);
     return status;
 }
 

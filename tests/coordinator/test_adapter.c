@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "coord_adapter.h"
+#include "fc_adapter_sig.h"
 #include "job_fixture.h"
 
 static void test_frozen_a_trains_b_only(void **state)
@@ -53,11 +54,11 @@ static void test_signature_binds_job_and_round(void **state)
     uint8_t signature[FC_SIGNATURE_BYTES], hash[COORD_ADAPTER_HASH_BYTES];
     coord_adapter_sign(&adapter, "j", 3, identity, signature);
     coord_adapter_hash(&adapter, hash);
-    assert_int_equal(coord_adapter_verify(hash, "j", 3, keys.sign_public, signature), FL_OK);
-    assert_int_equal(coord_adapter_verify(hash, "j", 2, keys.sign_public, signature), FL_ECRYPTO);
-    assert_int_equal(coord_adapter_verify(hash, "k", 3, keys.sign_public, signature), FL_ECRYPTO);
+    assert_int_equal(fc_adapter_verify(signature, keys.sign_public, "j", 3, hash), FL_OK);
+    assert_int_equal(fc_adapter_verify(signature, keys.sign_public, "j", 2, hash), FL_ECRYPTO);
+    assert_int_equal(fc_adapter_verify(signature, keys.sign_public, "k", 3, hash), FL_ECRYPTO);
     hash[0] ^= 1;
-    assert_int_equal(coord_adapter_verify(hash, "j", 3, keys.sign_public, signature), FL_ECRYPTO);
+    assert_int_equal(fc_adapter_verify(signature, keys.sign_public, "j", 3, hash), FL_ECRYPTO);
 
     fc_identity_destroy(&identity);
     coord_adapter_release(&adapter);

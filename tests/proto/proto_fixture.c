@@ -80,6 +80,7 @@ static void init_round(proto_fixture *f)
     f->round_start.adapter_signature.len = sizeof(f->signature);
     f->round_start.deadline_unix_ms = 1800000000000ull;
     f->round_start.secagg_threshold = 2;
+    f->round_start.chunk_elements = 65536;
 }
 
 static void init_transfer(proto_fixture *f)
