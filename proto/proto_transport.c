@@ -262,6 +262,12 @@ int proto_link_set_job(proto_link *link, const char *job_id, uint64_t round, fl_
     return FL_OK;
 }
 
+void proto_link_on_sent(proto_link *link, proto_sent_fn on_sent, void *context)
+{
+    link->on_sent = on_sent;
+    link->on_sent_context = context;
+}
+
 void proto_link_set_state(proto_link *link, Fedlora__AgentState state)
 {
     link->state = state;
@@ -311,6 +317,8 @@ int proto_link_send_flags(proto_link *link, const char *peer, Fedlora__Envelope 
         goto send_failed;
     }
 
+    if (link->on_sent != NULL)
+        link->on_sent(envelope, bytes, length, link->on_sent_context);
     zmq_msg_t payload;
     zmq_msg_init_data(&payload, bytes, length, free_buffer, NULL);
     if (zmq_msg_send(&payload, link->socket, flags) < 0) {

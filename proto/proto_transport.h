@@ -60,6 +60,16 @@ typedef struct proto_message {
     Fedlora__Envelope *envelope;
 } proto_message;
 
+/*
+ * Called for every message the link hands to ZeroMQ, heartbeats and transfer
+ * acknowledgements included, with the encoded bytes, just before they are
+ * queued. A site records them in its audit log; when queueing then fails,
+ * proto_link_send() returns the error, so such an entry may name a message
+ * that never left.
+ */
+typedef void (*proto_sent_fn)(const Fedlora__Envelope *envelope, const uint8_t *bytes,
+                              size_t length, void *context);
+
 /* Called by proto_link_tick() once for each peer it declares dead. */
 typedef void (*proto_dead_peer_fn)(const char *peer, void *context);
 
@@ -109,6 +119,9 @@ void *proto_link_socket(proto_link *link);
  */
 int proto_link_set_job(proto_link *link, const char *job_id, uint64_t round,
                         fl_error *err) FL_WARN_UNUSED;
+
+/* Sets the function called for every message sent (NULL to stop). */
+void proto_link_on_sent(proto_link *link, proto_sent_fn on_sent, void *context);
 
 /* Sets the state a client reports in its heartbeats. */
 void proto_link_set_state(proto_link *link, Fedlora__AgentState state);

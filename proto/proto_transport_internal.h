@@ -40,6 +40,9 @@ struct proto_link {
     proto_peer *peers;
     size_t peer_count;
     size_t peer_capacity;
+
+    proto_sent_fn on_sent;          /* called for every message sent; may be NULL */
+    void *on_sent_context;
 };
 
 /* Returns the peer named name, or NULL. */
