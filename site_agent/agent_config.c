@@ -48,6 +48,10 @@ const fl_cfg_key agent_config_keys[] = {
         FL_CFG_NO_BOUNDS, NULL, "Comma-separated folders that data files must be inside"),
     KEY("trainer", "threads", FL_CFG_INT, threads, "0", false, 0, 1024, NULL,
         "Trainer threads; 0 uses one per core"),
+    KEY("trainer", "require_sandbox", FL_CFG_BOOL, require_sandbox, "true", false,
+        FL_CFG_NO_BOUNDS, NULL,
+        "Refuse to train when the kernel lacks Landlock, which keeps the trainer process away "
+        "from the site key"),
 };
 
 const size_t agent_config_key_count = sizeof(agent_config_keys) / sizeof(agent_config_keys[0]);

@@ -2,11 +2,14 @@
  * fedlora-agent: the daemon each hospital runs.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_service.h"
 #include "agent_setup.h"
+#include "agent_worker.h"
 #include "fl_log.h"
 
 #ifndef FEDLORA_VERSION
@@ -29,8 +32,42 @@ static void print_usage(FILE *out)
             "  --version            show the version and exit\n");
 }
 
+static volatile sig_atomic_t s_stop;
+
+static void on_signal(int signal_number)
+{
+    (void)signal_number;
+    s_stop = 1;
+}
+
+static int serve(agent_setup *setup)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_signal;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    agent_service *service = NULL;
+    fl_error err = {0};
+    if (agent_service_new(&service, setup, &err) != FL_OK) {
+        fl_error("cannot start the agent: %s", err.msg);
+        return 1;
+    }
+    int rc = agent_service_run(service, &s_stop);
+    agent_service_destroy(&service);
+    return rc == FL_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    /* The agent starts itself again as its sandboxed trainer process. */
+    if (argc == 3 && strcmp(argv[1], "--trainer-worker") == 0) {
+        fl_log_set_role("trainer");
+        return agent_worker_main(argv[2]);
+    }
+
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, 'k'},
@@ -71,13 +108,7 @@ int main(int argc, char **argv)
     fl_log_set_level((fl_log_level)setup.config.log_level);
     fl_info("configuration %s, key file and project manifest are valid", config_path);
 
-    int status = 0;
-    if (!check_only) {
-        /* TODO: the round client arrives with the agent service; until then only
-         * the configuration is checked. */
-        fl_error("the agent service is not built yet; only --check works");
-        status = 1;
-    }
+    int status = check_only ? 0 : serve(&setup);
     agent_setup_release(&setup);
     return status;
 }

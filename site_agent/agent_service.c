@@ -1,0 +1,354 @@
+#include "agent_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "agent_audit.h"
+#include "agent_job.h"
+#include "agent_policy.h"
+#include "agent_round.h"
+#include "fc_model_hash.h"
+#include "fl_file.h"
+#include "fl_log.h"
+#include "fl_mem.h"
+#include "proto_codec.h"
+#include "proto_transfer.h"
+
+#define POLL_MS 50
+
+struct agent_service {
+    agent_setup *setup;
+    uint8_t model_hash[FC_MODEL_HASH_BYTES];
+    agent_audit *audit;
+    void *zmq;
+    proto_link *link;
+    char work_root[4096];
+    proto_transfer_options transfer;
+    uint64_t examples;
+
+    bool has_job;
+    agent_job job;
+    agent_round *round;
+};
+
+/* Records every outbound message in the audit log. */
+static void audit_sent(const Fedlora__Envelope *envelope, const uint8_t *bytes, size_t length,
+                       void *context)
+{
+    agent_service *service = context;
+    fl_error err = {0};
+    if (agent_audit_message(service->audit, envelope->job_id, (int64_t)envelope->round,
+                            proto_body_name(envelope->body_case), bytes, length, &err) != FL_OK)
+        fl_error("audit log: %s", err.msg);
+}
+
+static void audit_decision(agent_service *service, const char *job, int64_t round,
+                           const char *decision, const char *reason, const char *detail)
+{
+    fl_error err = {0};
+    if (agent_audit_decision(service->audit, job, round, decision, reason, detail, &err) != FL_OK)
+        fl_error("audit log: %s", err.msg);
+}
+
+static Fedlora__RefusalReason refusal_code(agent_policy_reason reason)
+{
+    switch (reason) {
+    case AGENT_POLICY_RESEARCHER_NOT_ACCEPTED:
+        return FEDLORA__REFUSAL_REASON__REFUSAL_RESEARCHER_NOT_ACCEPTED;
+    case AGENT_POLICY_BASE_MODEL_MISMATCH:
+        return FEDLORA__REFUSAL_REASON__REFUSAL_BASE_MODEL_MISMATCH;
+    case AGENT_POLICY_SECURE_AGGREGATION_REQUIRED:
+        return FEDLORA__REFUSAL_REASON__REFUSAL_SECURE_AGGREGATION_REQUIRED;
+    case AGENT_POLICY_TOO_FEW_SITES: return FEDLORA__REFUSAL_REASON__REFUSAL_TOO_FEW_SITES;
+    case AGENT_POLICY_TOO_MANY_LOCAL_STEPS:
+        return FEDLORA__REFUSAL_REASON__REFUSAL_TOO_MANY_LOCAL_STEPS;
+    case AGENT_POLICY_CLIP_BOUND_TOO_LARGE:
+        return FEDLORA__REFUSAL_REASON__REFUSAL_CLIP_BOUND_TOO_LARGE;
+    case AGENT_POLICY_DATA_PATH_NOT_ALLOWED:
+        return FEDLORA__REFUSAL_REASON__REFUSAL_DATA_PATH_NOT_ALLOWED;
+    default: return FEDLORA__REFUSAL_REASON__REFUSAL_POLICY_OTHER;
+    }
+}
+
+static void send(agent_service *service, Fedlora__Envelope *envelope)
+{
+    fl_error err = {0};
+    if (proto_link_send(service->link, NULL, envelope, &err) != FL_OK)
+        fl_warn("sending %s failed: %s", proto_body_name(envelope->body_case), err.msg);
+}
+
+static void send_refusal(agent_service *service, Fedlora__RefusalReason reason,
+                         const char *detail)
+{
+    Fedlora__Refusal refusal = FEDLORA__REFUSAL__INIT;
+    refusal.reason = reason;
+    refusal.detail = (char *)detail;
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_REFUSAL;
+    envelope.refusal = &refusal;
+    send(service, &envelope);
+}
+
+static agent_job_terms terms_of(const Fedlora__Envelope *e, uint32_t selected_sites)
+{
+    const Fedlora__JobDescription *d = e->job;
+    agent_job_terms terms = {
+        .job_id = e->job_id,
+        .researcher = d->researcher,
+        .base_model_hash = d->base_model_hash.data,
+        .secure_aggregation = d->secagg->enabled,
+        .min_sites = d->min_sites_per_round,
+        .selected_sites = selected_sites,
+        .local_steps = d->local_steps,
+        .clip_bound = d->secagg->clip_bound,
+    };
+    return terms;
+}
+
+static void forget_job(agent_service *service)
+{
+    agent_round_destroy(&service->round);
+    if (service->has_job)
+        agent_job_release(&service->job);
+    service->has_job = false;
+    fl_log_set_context(NULL, -1, service->setup->config.site_id);
+}
+
+/* Applies the policy to a JobDescription; takes the envelope when the job is accepted. */
+static void on_job(agent_service *service, proto_message *message)
+{
+    Fedlora__Envelope *e = message->envelope;
+    if (service->has_job && strcmp(service->job.id, e->job_id) == 0)
+        return; /* the coordinator repeats the job after every Hello */
+    forget_job(service);
+
+    agent_job_terms terms = terms_of(e, 0);
+    agent_policy_decision decision;
+    if (!agent_policy_check(&service->setup->config, service->model_hash, &terms, &decision)) {
+        fl_warn("rejected job %s: %s", e->job_id, decision.detail);
+        audit_decision(service, e->job_id, 0, "rejected",
+                       agent_policy_reason_names[decision.reason], decision.detail);
+        send_refusal(service, refusal_code(decision.reason), decision.detail);
+        return;
+    }
+
+    fl_error err = {0};
+    if (agent_job_init(&service->job, e, service->setup->config.base_model_dir, &err) != FL_OK) {
+        /* agent_job_init took the envelope; release it with the job. */
+        agent_job_release(&service->job);
+        message->envelope = NULL;
+        fl_warn("rejected job: %s", err.msg);
+        send_refusal(service, FEDLORA__REFUSAL_REASON__REFUSAL_LORA_SETTINGS, err.msg);
+        return;
+    }
+    message->envelope = NULL;
+    service->has_job = true;
+    fl_log_set_context(service->job.id, -1, service->setup->config.site_id);
+    if (proto_link_set_job(service->link, service->job.id, 0, &err) != FL_OK)
+        fl_warn("cannot set the job on the link: %s", err.msg);
+    audit_decision(service, service->job.id, 0, "accepted", "accepted", decision.detail);
+    fl_info("accepted job %s from researcher %s", service->job.id, service->job.desc->researcher);
+
+    Fedlora__JobAccept accept = FEDLORA__JOB_ACCEPT__INIT;
+    accept.example_count = service->examples;
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_JOB_ACCEPT;
+    envelope.job_accept = &accept;
+    send(service, &envelope);
+}
+
+static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
+{
+    if (!service->has_job || strcmp(e->job_id, service->job.id) != 0) {
+        fl_warn("ignored RoundStart of job %s, which this site has not accepted", e->job_id);
+        return;
+    }
+    const Fedlora__RoundStart *start = e->round_start;
+    agent_job_terms terms = terms_of(service->job.envelope, (uint32_t)start->n_selected_sites);
+    agent_policy_decision decision;
+    if (!agent_policy_check(&service->setup->config, service->model_hash, &terms, &decision)) {
+        fl_warn("rejected round %llu: %s", (unsigned long long)e->round, decision.detail);
+        audit_decision(service, e->job_id, (int64_t)e->round, "rejected",
+                       agent_policy_reason_names[decision.reason], decision.detail);
+        send_refusal(service, refusal_code(decision.reason), decision.detail);
+        return;
+    }
+
+    /* A new RoundStart supersedes the round in progress (a retry, or a restarted coordinator). */
+    agent_round_destroy(&service->round);
+    fl_error err = {0};
+    fl_log_set_context(service->job.id, (int64_t)e->round, service->setup->config.site_id);
+    if (proto_link_set_job(service->link, service->job.id, e->round, &err) != FL_OK)
+        fl_warn("cannot move the link to round %llu: %s", (unsigned long long)e->round, err.msg);
+
+    agent_round_context context = {
+        .link = service->link,
+        .setup = service->setup,
+        .job = &service->job,
+        .work_root = service->work_root,
+        .chunk_size = 4u << 20,
+        .transfer = service->transfer,
+    };
+    if (agent_round_start(&service->round, &context, e->round, start, &err) != FL_OK) {
+        fl_warn("cannot take part in round %llu: %s", (unsigned long long)e->round, err.msg);
+        audit_decision(service, e->job_id, (int64_t)e->round, "rejected", "round_setup",
+                       err.msg);
+        send_refusal(service, FEDLORA__REFUSAL_REASON__REFUSAL_POLICY_OTHER, err.msg);
+    }
+}
+
+static void on_abort(agent_service *service, const Fedlora__Envelope *e)
+{
+    const Fedlora__Abort *abort_body = e->abort;
+    audit_decision(service, e->job_id, (int64_t)e->round, "aborted",
+                   abort_body->reason == FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED
+                       ? "job_finished"
+                       : "coordinator_abort",
+                   abort_body->detail);
+    if (abort_body->reason == FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED) {
+        fl_info("job %s finished: %s", e->job_id, abort_body->detail);
+        forget_job(service);
+        return;
+    }
+    if (service->round != NULL) {
+        fl_warn("the coordinator aborted round %llu: %s", (unsigned long long)e->round,
+                abort_body->detail);
+        agent_round_destroy(&service->round);
+        proto_link_set_state(service->link, FEDLORA__AGENT_STATE__AGENT_STATE_IDLE);
+    }
+}
+
+static void dispatch(agent_service *service, proto_message *message)
+{
+    bool handled = false;
+    if (service->round != NULL)
+        agent_round_on_message(service->round, message, &handled);
+    if (handled)
+        return;
+
+    const Fedlora__Envelope *e = message->envelope;
+    switch (e->body_case) {
+    case FEDLORA__ENVELOPE__BODY_HELLO: fl_info("connected to the coordinator"); break;
+    case FEDLORA__ENVELOPE__BODY_JOB: on_job(service, message); break;
+    case FEDLORA__ENVELOPE__BODY_ROUND_START: on_round_start(service, e); break;
+    case FEDLORA__ENVELOPE__BODY_ABORT: on_abort(service, e); break;
+    case FEDLORA__ENVELOPE__BODY_HEARTBEAT: break;
+    case FEDLORA__ENVELOPE__BODY_ERROR:
+        fl_warn("the coordinator reports an error: %s", e->error->detail);
+        break;
+    default:
+        fl_debug("ignored %s outside its phase", proto_body_name(e->body_case));
+        break;
+    }
+}
+
+/* Tells the coordinator that this site's part of the round failed, then frees the round. */
+static void finish_round(agent_service *service)
+{
+    agent_round_phase phase = agent_round_phase_of(service->round);
+    if (phase == AGENT_ROUND_FAILED) {
+        Fedlora__Abort abort_body = FEDLORA__ABORT__INIT;
+        abort_body.reason = FEDLORA__ABORT_REASON__ABORT_INTERNAL_ERROR;
+        abort_body.detail = (char *)agent_round_failure(service->round);
+        Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+        envelope.body_case = FEDLORA__ENVELOPE__BODY_ABORT;
+        envelope.abort = &abort_body;
+        send(service, &envelope);
+    }
+    agent_round_destroy(&service->round);
+    proto_link_set_state(service->link, FEDLORA__AGENT_STATE__AGENT_STATE_IDLE);
+}
+
+int agent_service_run(agent_service *service, volatile sig_atomic_t *stop)
+{
+    fl_info("connecting to %s", proto_link_endpoint(service->link));
+    while (!*stop) {
+        fl_error err = {0};
+        proto_message message;
+        int rc = proto_link_recv(service->link, POLL_MS, &message, &err);
+        if (rc == FL_OK) {
+            dispatch(service, &message);
+            proto_message_release(&message);
+        } else if (rc == FL_ENET) {
+            fl_error("the connection failed: %s", err.msg);
+            return rc;
+        }
+        if (proto_link_tick(service->link, NULL, NULL, &err) == FL_ENET) {
+            fl_error("the connection failed: %s", err.msg);
+            return FL_ENET;
+        }
+        if (service->round != NULL) {
+            agent_round_poll(service->round);
+            agent_round_phase phase = agent_round_phase_of(service->round);
+            if (phase == AGENT_ROUND_DONE || phase == AGENT_ROUND_FAILED)
+                finish_round(service);
+        }
+    }
+    fl_info("stopping on request");
+    return FL_OK;
+}
+
+static int connect_link(agent_service *service, fl_error *err)
+{
+    service->zmq = zmq_ctx_new();
+    if (service->zmq == NULL)
+        return fl_error_set(err, FL_ENET, "cannot create a ZeroMQ context");
+    const agent_setup *setup = service->setup;
+    proto_link_options options;
+    proto_link_options_default(&options);
+    int rc = proto_client_new(service->zmq, setup->config.endpoint,
+                              setup->manifest->coordinator.keys.curve_public,
+                              setup->self->keys.curve_public,
+                              fc_identity_curve_secret(setup->identity), setup->config.site_id,
+                              &options, &service->link, err);
+    if (rc == FL_OK)
+        proto_link_on_sent(service->link, audit_sent, service);
+    return rc;
+}
+
+int agent_service_new(agent_service **out, agent_setup *setup, fl_error *err)
+{
+    *out = NULL;
+    agent_service *service = fl_xcalloc(1, sizeof(*service));
+    service->setup = setup;
+    proto_transfer_options_default(&service->transfer);
+    fl_log_set_context(NULL, -1, setup->config.site_id);
+
+    const agent_config *config = &setup->config;
+    int rc = fl_path_format(service->work_root, sizeof(service->work_root), "%s/work",
+                            config->state_dir) == FL_OK
+                 ? fl_file_mkdirs(service->work_root, 0700, err)
+                 : fl_error_set(err, FL_ERANGE, "state_dir path too long");
+    if (rc == FL_OK) {
+        fl_info("hashing the base model in %s", config->base_model_dir);
+        rc = fc_model_hash(config->base_model_dir, service->model_hash, err);
+    }
+    if (rc == FL_OK)
+        rc = agent_audit_open(&service->audit, config->audit_log, err);
+    if (rc == FL_OK)
+        rc = connect_link(service, err);
+    if (rc != FL_OK) {
+        agent_service_destroy(&service);
+        return rc;
+    }
+    service->examples = agent_job_count_examples((const char *const *)config->train_files.items,
+                                                 config->train_files.count);
+    *out = service;
+    return FL_OK;
+}
+
+void agent_service_destroy(agent_service **service)
+{
+    if (service == NULL || *service == NULL)
+        return;
+    agent_service *s = *service;
+    forget_job(s);
+    proto_link_destroy(&s->link);
+    if (s->zmq != NULL)
+        zmq_ctx_term(s->zmq);
+    agent_audit_destroy(&s->audit);
+    free(s);
+    *service = NULL;
+}
