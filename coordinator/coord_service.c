@@ -417,7 +417,6 @@ static void dispatch(coord_service *service, proto_message *message)
     const Fedlora__Envelope *e = message->envelope;
     switch (e->body_case) {
     case FEDLORA__ENVELOPE__BODY_HELLO:
-        fl_info("site %s connected (%s)", site->party->name, e->hello->software);
         if (service->has_job)
             send_job(service, site->party->name);
         break;

@@ -146,7 +146,9 @@ static void on_job(agent_service *service, proto_message *message)
     message->envelope = NULL;
     service->has_job = true;
     fl_log_set_context(service->job.id, -1, service->setup->config.site_id);
-    if (proto_link_set_job(service->link, service->job.id, 0, &err) != FL_OK)
+    /* The job arrives in the coordinator's current round; replies must not be older. */
+    if (proto_link_set_job(service->link, service->job.id, service->job.envelope->round, &err) !=
+        FL_OK)
         fl_warn("cannot set the job on the link: %s", err.msg);
     audit_decision(service, service->job.id, 0, "accepted", "accepted", decision.detail);
     fl_info("accepted job %s from researcher %s", service->job.id, service->job.desc->researcher);
