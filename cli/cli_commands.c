@@ -14,6 +14,7 @@ const cli_command cli_commands[] = {
     {"provision", "write key and configuration kits for a project", cmd_provision},
     {"report", "write an HTML report of a job's rounds", cmd_report},
     {"synth", "write synthetic multi-site clinical consultations for the demo", cmd_synth},
+    {"tokenizer train", "learn a small byte-level BPE tokenizer from JSONL text", cmd_tokenizer_train},
     {"tokenize", "turn text into token ids with a tokenizer.json, or back", cmd_tokenize},
 };
 

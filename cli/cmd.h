@@ -14,6 +14,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_provision(int argc, char **argv);
 int cmd_model_hash(int argc, char **argv);
 int cmd_init_model(int argc, char **argv);
+int cmd_tokenizer_train(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_data_stats(int argc, char **argv);
 int cmd_synth(int argc, char **argv);

@@ -258,6 +258,33 @@ void agent_round_on_message(agent_round *round, const proto_message *message, bo
     }
 }
 
+/*
+ * Test-only: with FEDLORA_TEST_DUMP_DIR set, keeps copies of the round's
+ * input adapter, delta and metrics there, so an integration test can recompute
+ * the aggregate. Nothing else reads the variable.
+ */
+static void dump_for_test(const agent_round *round)
+{
+    const char *folder = getenv("FEDLORA_TEST_DUMP_DIR");
+    if (folder == NULL || folder[0] == '\0')
+        return;
+    static const char *const files[] = {"adapter.bin", "delta.bin", "metrics.json"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char from[4200], to[4200];
+        char *data = NULL;
+        size_t size = 0;
+        if (fl_path_format(from, sizeof(from), "%s/%s", round->work_dir, files[i]) != FL_OK ||
+            fl_path_format(to, sizeof(to), "%s/%s-r%llu-a%u-%s", folder,
+                           round->context.setup->config.site_id,
+                           (unsigned long long)round->number, round->attempt, files[i]) != FL_OK ||
+            fl_file_read_all(from, (size_t)1 << 34, &data, &size, NULL) != FL_OK)
+            continue;
+        if (fl_file_write_atomic(to, data, size, 0600, NULL) != FL_OK)
+            fl_warn("test dump: cannot write %s", to);
+        free(data);
+    }
+}
+
 static void check_worker(agent_round *round)
 {
     agent_worker_update(round->worker, &round->worker_status);
@@ -274,6 +301,7 @@ static void check_worker(agent_round *round)
         agent_round_fail(round, "reading the trainer's result failed: %s", err.msg);
         return;
     }
+    dump_for_test(round);
     fl_info("round %llu: trained; validation loss before %.4f, training loss %.4f",
             (unsigned long long)round->number, round->result.val_loss_before,
             round->result.train_loss);
