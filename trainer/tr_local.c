@@ -153,16 +153,46 @@ static int evaluate(const tr_local_options *o, local_state *s, tr_local_result *
     return FL_OK;
 }
 
+static bool has_target(const tr_batch *batch)
+{
+    for (int i = 0; i < batch->B * batch->T; i++) {
+        if (batch->targets[i] != TR_IGNORE_INDEX)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Fills the next training batch that has a target token. A batch without one
+ * (every reply cut away by truncation) is passed over; when a whole epoch has
+ * none, training cannot proceed and the error says what to change.
+ */
+static int next_train_batch(const tr_local_options *o, local_state *s, fl_error *err)
+{
+    size_t limit = rec_dataset_count(s->data, REC_TRAIN) + 1;
+    for (size_t tries = 0; tries < limit; tries++) {
+        int rows = 0;
+        bool epoch_end = false;
+        int rc = rec_dataset_next_batch(s->data, REC_TRAIN, &s->batch, &rows, &epoch_end);
+        if (rc != FL_OK)
+            return rc;
+        if (has_target(&s->batch))
+            return FL_OK;
+    }
+    return fl_error_set(err, FL_EINVAL,
+                        "%s: no training record keeps any reply token within seq_len %d; the "
+                        "prompts are longer than that, so raise seq_len",
+                        o->train_path, o->seq_len);
+}
+
 static int train(const tr_local_options *o, local_state *s, tr_local_progress progress,
                  void *context, tr_local_result *result, fl_error *err)
 {
     double started = fl_time_monotonic();
     double loss_total = 0.0;
     for (int step = 0; step < o->steps; step++) {
-        int rows = 0;
-        bool epoch_end = false;
         tr_step_stats stats;
-        int rc = rec_dataset_next_batch(s->data, REC_TRAIN, &s->batch, &rows, &epoch_end);
+        int rc = next_train_batch(o, s, err);
         if (rc == FL_OK)
             rc = tr_trainer_step(s->trainer, &s->batch, 1, &stats, err);
         if (rc != FL_OK)

@@ -1,0 +1,97 @@
+"""Recomputes every round of a federated job from the sites' dumped deltas.
+
+For FedAvg with server learning rate 1, the global adapter after round r must
+equal the adapter of round r plus the weighted mean of the sites' clipped
+deltas, within one quantisation step (secure aggregation rounds each value
+stochastically to a multiple of clip_bound / (2^(bits-1) - 1)).
+
+Usage: check_aggregate.py WORK_DIR DUMP_DIR SITES
+"""
+import json
+import struct
+import sys
+
+import numpy as np
+
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+MODULE = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn",
+          "o_proj": "self_attn", "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
+
+
+def read_floats(path):
+    return np.fromfile(path, dtype="<f4")
+
+
+def read_safetensors(path):
+    with open(path, "rb") as handle:
+        size = struct.unpack("<Q", handle.read(8))[0]
+        header = json.loads(handle.read(size))
+        data = handle.read()
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(entry["shape"])
+    return tensors
+
+
+def arena_from_peft(path, targets, layers):
+    """Lays PEFT tensors out as the trainer's arena: every A, then every B."""
+    tensors = read_safetensors(path)
+    parts = []
+    for kind in ("A", "B"):
+        for target in TARGETS:
+            if target not in targets:
+                continue
+            for layer in range(layers):
+                key = "base_model.model.model.layers.%d.%s.%s.lora_%s.weight" % (
+                    layer, MODULE[target], target, kind)
+                parts.append(tensors[key].ravel())
+    return np.concatenate(parts)
+
+
+def main():
+    work, dump, sites = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    job = json.load(open(work + "/job.json"))
+    secagg = job["secure_aggregation"]
+    step = secagg["clip_bound"] / (2 ** (secagg["bits"] - 1) - 1)
+    rounds = job["rounds"]
+    layers = job["base_model"]["config"]["num_hidden_layers"]
+    names = ["site-%d" % (i + 1) for i in range(sites)]
+    failures = 0
+
+    for number in range(1, rounds + 1):
+        prefix = [dump + "/%s-r%d-a0-" % (name, number) for name in names]
+        inputs = [read_floats(p + "adapter.bin") for p in prefix]
+        for other in inputs[1:]:
+            if not np.array_equal(other, inputs[0]):
+                print("FAIL: round %d: sites received different global adapters" % number)
+                failures += 1
+        deltas = [np.clip(read_floats(p + "delta.bin"), -secagg["clip_bound"],
+                          secagg["clip_bound"]) for p in prefix]
+        weights = [min(json.load(open(p + "metrics.json"))["examples"], secagg["max_weight"])
+                   for p in prefix]
+        mean = sum(w * d.astype(np.float64) for w, d in zip(weights, deltas)) / sum(weights)
+        expected = inputs[0].astype(np.float64) + mean
+
+        if number < rounds:
+            actual = read_floats(dump + "/%s-r%d-a0-adapter.bin" % (names[0], number + 1))
+        else:
+            peft = "%s/state/coordinator/jobs/%s/round-%d/adapter/adapter_model.safetensors" % (
+                work, job["id"], number)
+            actual = arena_from_peft(peft, job["lora"]["targets"], layers)
+        difference = float(np.max(np.abs(actual.astype(np.float64) - expected)))
+        print("round %d: max |global - (previous + weighted mean delta)| = %.3g (step %.3g)"
+              % (number, difference, step))
+        if difference > step * 1.001 + 1e-7:
+            print("FAIL: round %d differs by more than one quantisation step" % number)
+            failures += 1
+        if float(np.max(np.abs(mean))) == 0.0:
+            print("FAIL: round %d: the sites' deltas are all zero" % number)
+            failures += 1
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+# Shared by the integration tests: builds a small federated project on
+# loopback (synthetic data, a byte-level tokenizer, a random model, kits),
+# starts and stops the daemons, and waits for job states. Source it.
+#
+# Every process started here is killed by fl_cleanup, which the test sets
+# as its EXIT trap.
+
+set -u
+: "${FL_BINARY_DIR:?FL_BINARY_DIR must name the build folder}"
+BIN=$FL_BINARY_DIR/bin
+PY=/usr/bin/python3
+WORK=$(mktemp -d /tmp/fl_integration.XXXXXX)
+PIDS=()
+FAILURES=0
+
+fl_fail() {
+    echo "FAIL: $*"
+    FAILURES=$((FAILURES + 1))
+}
+
+fl_cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null
+    done
+    wait 2>/dev/null
+    if [ "$FAILURES" -ne 0 ] && [ -n "${FL_KEEP_WORK:-}" ]; then
+        echo "work folder kept: $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+
+# Prints a free TCP port on 127.0.0.1.
+fl_free_port() {
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# fl_make_project SITES: writes data, tokenizer, model, project file and kits
+# under $WORK for sites site-1..site-SITES, and a job file $WORK/job.json
+# (FedAvg, 3 rounds, secure aggregation). Extra job fields come from $JOB_EXTRA.
+fl_make_project() {
+    local sites=$1
+    "$BIN/fedlora" synth --sites "$sites" --records 40 --val-records 6 --out "$WORK/data" \
+        --seed 7 >/dev/null || return 1
+    mkdir -p "$WORK/model"
+    "$BIN/fedlora" tokenizer train --data "$WORK/data/public.jsonl" --vocab 400 \
+        --out "$WORK/tokenizer.json" >/dev/null || return 1
+    cat >"$WORK/model.json" <<JSON
+{"vocab_size": 400, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+ "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256}
+JSON
+    "$BIN/fedlora" init-model --arch llama --config "$WORK/model.json" --out "$WORK/model" \
+        --seed 3 --tokenizer "$WORK/tokenizer.json" >/dev/null || return 1
+
+    PORT=$(fl_free_port)
+    ADMIN_PORT=$(fl_free_port)
+    local entries="" i
+    for i in $(seq 1 "$sites"); do
+        mkdir -p "$WORK/state/site-$i"
+        entries+="${entries:+,}{\"name\": \"site-$i\", \"train_files\": [\"data/site-$i.jsonl\"],"
+        entries+=" \"validation_file\": \"data/site-$i-val.jsonl\", \"base_model_dir\": \"model\","
+        entries+=" \"state_dir\": \"state/site-$i\", \"audit_log\": \"state/site-$i/audit.jsonl\"}"
+    done
+    cat >"$WORK/project.json" <<JSON
+{"project": "integration",
+ "coordinator": {"endpoint": "tcp://127.0.0.1:$PORT", "bind": "tcp://127.0.0.1:$PORT",
+                 "admin_endpoint": "tcp://127.0.0.1:$ADMIN_PORT",
+                 "admin_bind": "tcp://127.0.0.1:$ADMIN_PORT",
+                 "state_dir": "state/coordinator"},
+ "sites": [$entries],
+ "researchers": [{"name": "alice"}]}
+JSON
+    "$BIN/fedlora" provision --project "$WORK/project.json" --out "$WORK/kits" >/dev/null || return 1
+    printf '\n[transport]\nheartbeat_interval = 500ms\nheartbeat_timeout = 5s\n[rounds]\ngather_time = 1s\n' \
+        >>"$WORK/kits/coordinator/coordinator.conf"
+
+    local hash
+    hash=$("$BIN/fedlora" model hash "$WORK/model" | cut -d' ' -f1)
+    "$PY" - "$WORK" "$hash" "${JOB_EXTRA:-}" <<'PY'
+import json, sys
+work, model_hash, extra = sys.argv[1], sys.argv[2], sys.argv[3]
+job = {"id": "job-1", "researcher": "alice",
+       "base_model": {"name": "tiny", "hash": model_hash,
+                      "config": json.load(open(work + "/model/config.json"))},
+       "lora": {"r": 4, "alpha": 8, "targets": ["q_proj", "v_proj"]},
+       "rounds": 3, "local_steps": 4, "learning_rate": 0.01, "batch_size": 2, "seq_len": 256,
+       "min_sites": 3, "round_deadline_s": 120,
+       "secure_aggregation": {"clip_bound": 0.05, "bits": 16, "max_weight": 64}}
+if extra:
+    job.update(json.loads(extra))
+json.dump(job, open(work + "/job.json", "w"), indent=1)
+PY
+}
+
+# Starts the coordinator from its kit; its output goes to $WORK/coordinator.log.
+fl_start_coordinator() {
+    "$BIN/fedlora-coordinator" --config "$WORK/kits/coordinator/coordinator.conf" \
+        >>"$WORK/coordinator.log" 2>&1 &
+    COORDINATOR_PID=$!
+    PIDS+=("$COORDINATOR_PID")
+}
+
+# fl_start_agent N: starts site-N's agent; output in $WORK/agent-N.log.
+fl_start_agent() {
+    "$BIN/fedlora-agent" --config "$WORK/kits/sites/site-$1/agent.conf" \
+        >>"$WORK/agent-$1.log" 2>&1 &
+    AGENT_PIDS[$1]=$!
+    PIDS+=("$!")
+}
+
+fl_submit_job() {
+    "$BIN/fedlora-coordinator" --config "$WORK/kits/coordinator/coordinator.conf" \
+        --submit "${1:-$WORK/job.json}" >>"$WORK/submit.log" 2>&1
+}
+
+# Prints the job's status from the coordinator's state folder.
+fl_job_status() {
+    "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' \
+        "$WORK/state/coordinator/jobs/${1:-job-1}/state.json" 2>/dev/null
+}
+
+# fl_wait_status STATUS SECONDS [JOB]: waits until the job reaches STATUS.
+fl_wait_status() {
+    local want=$1 seconds=$2 job=${3:-job-1} waited=0
+    local status
+    while [ "$waited" -lt $((seconds * 10)) ]; do
+        status=$(fl_job_status "$job")
+        [ "$status" = "$want" ] && return 0
+        case "$status" in
+        completed | failed | aborted)
+            echo "job $job ended as '$status' while waiting for '$want'"
+            return 1
+            ;;
+        esac
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    echo "job $job did not reach '$want' within $seconds s (status: $(fl_job_status "$job"))"
+    return 1
+}
+
+fl_finish() {
+    if [ "$FAILURES" -ne 0 ]; then
+        echo "--- coordinator log (last 40 lines)"
+        tail -40 "$WORK/coordinator.log" 2>/dev/null
+        echo "$FAILURES check(s) failed"
+        exit 1
+    fi
+    echo "$1"
+    exit 0
+}
