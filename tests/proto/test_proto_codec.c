@@ -284,6 +284,14 @@ static void test_optimizer_and_secagg_rejected(void **state)
     const Fedlora__Envelope__BodyCase job = FEDLORA__ENVELOPE__BODY_JOB;
 
     proto_fixture_init(&f, job);
+    f.job.server_optimizer = NULL;
+    expect_rejected(&f, FL_EFORMAT, "required field job.server_optimizer is missing");
+
+    proto_fixture_init(&f, job);
+    f.job.secagg = NULL;
+    expect_rejected(&f, FL_EFORMAT, "required field job.secagg is missing");
+
+    proto_fixture_init(&f, job);
     f.optimizer.kind = (Fedlora__ServerOptimizerKind)5;
     expect_rejected(&f, FL_ERANGE, "job.server_optimizer.kind = 5");
 
@@ -479,6 +487,31 @@ static void test_reports_rejected(void **state)
     expect_rejected(&f, FL_ERANGE, "error.code = 99");
 }
 
+static void test_unknown_fields_rejected(void **state)
+{
+    (void)state;
+    uint8_t value = 1;
+    ProtobufCMessageUnknownField unknown = {
+        .tag = 99, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT, .len = 1, .data = &value};
+
+    proto_fixture f;
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HEARTBEAT);
+    f.envelope.base.n_unknown_fields = 1;
+    f.envelope.base.unknown_fields = &unknown;
+    expect_rejected(&f, FL_EFORMAT, "envelope contains 1 fields with numbers this protocol "
+                                    "version does not define (the first is 99)");
+
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_JOB);
+    f.secagg.base.n_unknown_fields = 1;
+    f.secagg.base.unknown_fields = &unknown;
+    expect_rejected(&f, FL_EFORMAT, "envelope.job.secagg contains 1 fields");
+
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_SHARE_KEYS);
+    f.shares[1].base.n_unknown_fields = 1;
+    f.shares[1].base.unknown_fields = &unknown;
+    expect_rejected(&f, FL_EFORMAT, "envelope.share_keys.shares contains 1 fields");
+}
+
 static void test_utf8_validator(void **state)
 {
     (void)state;
@@ -506,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_chunk_fields_rejected),
         cmocka_unit_test(test_secagg_messages_rejected),
         cmocka_unit_test(test_reports_rejected),
+        cmocka_unit_test(test_unknown_fields_rejected),
         cmocka_unit_test(test_utf8_validator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
