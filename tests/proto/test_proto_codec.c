@@ -1,4 +1,5 @@
 /* Tests of envelope encoding, decoding and field validation. */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,6 +138,39 @@ static void test_garbage_rejected(void **state)
     assert_int_equal(proto_decode_envelope(garbage, (size_t)PROTO_MAX_FRAME + 1, &decoded, &err),
                      FL_ERANGE);
     assert_non_null(strstr(err.msg, "exceeds the limit"));
+}
+
+static void test_non_canonical_rejected(void **state)
+{
+    (void)state;
+    proto_fixture f;
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HEARTBEAT);
+    size_t length;
+    uint8_t *bytes = pack_unchecked(&f, &length);
+
+    /* The sender "hospital-a" becomes "hosp\0tal-a", which protobuf-c would cut to "hosp". */
+    uint8_t *name = memmem(bytes, length, "hospital-a", 10);
+    assert_non_null(name);
+    name[4] = '\0';
+    Fedlora__Envelope *decoded = NULL;
+    fl_error err = {0};
+    assert_int_equal(proto_decode_envelope(bytes, length, &decoded, &err), FL_EFORMAT);
+    assert_non_null(strstr(err.msg, "a string contains a NUL byte"));
+    assert_null(decoded);
+
+    /* The sequence field (6, varint 7) appended again would silently replace the first. */
+    name[4] = 'i';
+    uint8_t *longer = malloc(length + 2);
+    assert_non_null(longer);
+    memcpy(longer, bytes, length);
+    longer[length] = 6 << 3;
+    longer[length + 1] = 9;
+    assert_int_equal(proto_decode_envelope(longer, length + 2, &decoded, &err), FL_EFORMAT);
+    assert_non_null(strstr(err.msg, "re-encodes to"));
+    assert_int_equal(proto_decode_envelope(bytes, length, &decoded, &err), FL_OK);
+    proto_envelope_free(&decoded);
+    free(longer);
+    free(bytes);
 }
 
 static void test_envelope_fields_rejected(void **state)
@@ -530,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_decoded_fields_match),
         cmocka_unit_test(test_large_offsets_survive),
         cmocka_unit_test(test_garbage_rejected),
+        cmocka_unit_test(test_non_canonical_rejected),
         cmocka_unit_test(test_envelope_fields_rejected),
         cmocka_unit_test(test_empty_job_allowed_for_hello),
         cmocka_unit_test(test_hello_fields_rejected),
