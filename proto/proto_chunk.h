@@ -68,13 +68,17 @@ int proto_chunk_sender_new(const char *object_id, uint64_t total_size, size_t ch
 /* Frees the sender and clears the pointer. NULL-safe. */
 void proto_chunk_sender_destroy(proto_chunk_sender **sender);
 
-/* Fills query (initialised by the caller) to open or reopen the transfer. */
-void proto_chunk_sender_query(const proto_chunk_sender *sender, Fedlora__TransferQuery *query);
+/*
+ * Fills query (initialised by the caller) to open or reopen the transfer.
+ * The sender then holds its chunks until a TransferStatus with resync set
+ * says where to start.
+ */
+void proto_chunk_sender_query(proto_chunk_sender *sender, Fedlora__TransferQuery *query);
 
 /*
  * Prepares the next chunk in *chunk (initialised by the caller) and sets
- * *ready. *ready is false when the window is full or every byte was sent;
- * then wait for a TransferStatus. chunk->data points into the sender and
+ * *ready. *ready is false before the answer to a query, when the window is
+ * full or when every byte was sent; then wait for a TransferStatus. chunk->data points into the sender and
  * stays valid until the next call. Returns FL_OK, or the reader's status.
  */
 int proto_chunk_sender_next(proto_chunk_sender *sender, Fedlora__ObjectChunk *chunk, bool *ready,

@@ -12,8 +12,8 @@ void proto_transfer_options_default(proto_transfer_options *options)
     options->max_queries = 12;
 }
 
-static int send_query(proto_link *link, const char *peer, proto_chunk_sender *sender,
-                      fl_error *err)
+int proto_link_start_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                            fl_error *err)
 {
     Fedlora__TransferQuery query = FEDLORA__TRANSFER_QUERY__INIT;
     proto_chunk_sender_query(sender, &query);
@@ -23,9 +23,8 @@ static int send_query(proto_link *link, const char *peer, proto_chunk_sender *se
     return proto_link_send(link, peer, &envelope, err);
 }
 
-/* Sends every chunk the window allows, ticking heartbeats between chunks. */
-static int send_window(proto_link *link, const char *peer, proto_chunk_sender *sender,
-                       bool masked_input, fl_error *err)
+int proto_link_pump_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                           bool masked_input, fl_error *err)
 {
     for (;;) {
         Fedlora__ObjectChunk chunk = FEDLORA__OBJECT_CHUNK__INIT;
@@ -50,54 +49,62 @@ static int send_window(proto_link *link, const char *peer, proto_chunk_sender *s
     }
 }
 
-/* Returns true when message is this transfer's TransferStatus from peer. */
-static bool is_own_status(const proto_message *message, const char *peer,
-                          const proto_chunk_sender *sender)
+int proto_link_apply_status(proto_chunk_sender *sender, const char *peer,
+                            const proto_message *message, bool *handled, fl_error *err)
 {
     const Fedlora__Envelope *e = message->envelope;
-    return e->body_case == FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS &&
-           (peer == NULL || strcmp(message->peer, peer) == 0) &&
-           strcmp(e->transfer_status->object_id, proto_chunk_sender_object_id(sender)) == 0;
+    *handled = e->body_case == FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS &&
+               (peer == NULL || strcmp(message->peer, peer) == 0) &&
+               strcmp(e->transfer_status->object_id, proto_chunk_sender_object_id(sender)) == 0;
+    if (!*handled)
+        return FL_OK;
+    return proto_chunk_sender_on_status(sender, e->transfer_status, err);
+}
+
+/* Receives one message for up to 20 ms and passes it to sender or on_other. */
+static int receive_one(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                       proto_message_fn on_other, void *context, bool *got_status, fl_error *err)
+{
+    *got_status = false;
+    proto_message message;
+    int status = proto_link_recv(link, 20, &message, err);
+    if (status == FL_ENET)
+        return status;
+    if (status != FL_OK)
+        return FL_OK; /* a timeout, or a rejected message proto_link_recv() logged */
+
+    status = proto_link_apply_status(sender, peer, &message, got_status, err);
+    if (*got_status || on_other == NULL) {
+        proto_message_release(&message);
+        return status;
+    }
+    return on_other(&message, context);
 }
 
 int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
                            const proto_transfer_options *options, proto_message_fn on_other,
                            void *context, fl_error *err)
 {
-    int status = send_query(link, peer, sender, err);
+    int status = proto_link_start_object(link, peer, sender, err);
     if (status != FL_OK)
         return status;
     int64_t last_status_ms = proto_now_ms();
     int queries = 1;
 
-    /* Chunks wait for the reply to a query, which names the offset to start at. */
-    bool answered = false;
     while (!proto_chunk_sender_complete(sender)) {
-        if (answered)
-            status = send_window(link, peer, sender, options->masked_input, err);
+        bool got_status = false;
+        status = proto_link_pump_object(link, peer, sender, options->masked_input, err);
         if (status == FL_OK)
             status = proto_link_tick(link, NULL, NULL, err);
+        if (status == FL_OK)
+            status = receive_one(link, peer, sender, on_other, context, &got_status, err);
         if (status != FL_OK)
             return status;
 
-        proto_message message;
-        status = proto_link_recv(link, 20, &message, err);
-        if (status == FL_OK && is_own_status(&message, peer, sender)) {
-            status = proto_chunk_sender_on_status(sender, message.envelope->transfer_status, err);
-            answered = answered || message.envelope->transfer_status->resync;
-            proto_message_release(&message);
+        if (got_status) {
             last_status_ms = proto_now_ms();
             queries = 0;
-        } else if (status == FL_OK) {
-            status = on_other != NULL ? on_other(&message, context) : FL_OK;
-            if (on_other == NULL)
-                proto_message_release(&message);
-        } else if (status != FL_ENET) {
-            status = FL_OK; /* a timeout, or a rejected message proto_link_recv() logged */
         }
-        if (status != FL_OK)
-            return status;
-
         if (proto_now_ms() - last_status_ms < options->status_timeout_ms)
             continue;
         if (queries >= options->max_queries)
@@ -105,13 +112,13 @@ int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sende
                                 "queries, %d ms apart", proto_chunk_sender_object_id(sender),
                                 peer != NULL ? peer : "the coordinator", queries,
                                 options->status_timeout_ms);
+
+        /* A full queue (FL_ETIMEOUT) is not fatal here: the next timeout asks again. */
         fl_info("transfer of %s: no status for %d ms, asking where to resume",
                 proto_chunk_sender_object_id(sender), options->status_timeout_ms);
-        /* A full queue (FL_ETIMEOUT) is not fatal here: the next timeout asks again. */
-        status = send_query(link, peer, sender, err);
+        status = proto_link_start_object(link, peer, sender, err);
         if (status != FL_OK && status != FL_ETIMEOUT)
             return status;
-        status = FL_OK;
         queries++;
         last_status_ms = proto_now_ms();
     }

@@ -48,6 +48,25 @@ int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sende
                            void *context, fl_error *err) FL_WARN_UNUSED;
 
 /*
+ * The steps of proto_link_send_object(), for a caller that runs several
+ * transfers from one loop (a coordinator sending the adapter to every
+ * site). proto_link_start_object() sends the TransferQuery that opens or
+ * reopens the transfer; send it again when no status came for a while.
+ * proto_link_pump_object() sends every chunk the window allows now and
+ * returns without waiting. proto_link_apply_status() applies message to
+ * sender when it is the TransferStatus of sender's object from peer, and
+ * sets *handled; the caller still owns message. Each returns FL_OK or the
+ * status of the link, the reader or the sender.
+ */
+int proto_link_start_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                            fl_error *err) FL_WARN_UNUSED;
+int proto_link_pump_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                           bool masked_input, fl_error *err) FL_WARN_UNUSED;
+int proto_link_apply_status(proto_chunk_sender *sender, const char *peer,
+                            const proto_message *message, bool *handled,
+                            fl_error *err) FL_WARN_UNUSED;
+
+/*
  * Handles message when it is a chunk of, or a query about, receiver's
  * object: feeds the receiver and sends the TransferStatus back to
  * message->peer. Sets *handled accordingly; the caller still owns message.

@@ -255,11 +255,138 @@ static void test_interrupted_transfer_resumes(void **state)
     proto_chunk_sender_destroy(&sender);
 }
 
+/* An agent that downloads the global adapter in its own thread. */
+typedef struct downloader {
+    proto_link *client;
+    proto_chunk_receiver *receiver;
+    object_check_sink sink;
+    atomic_int stop;
+    int status;
+    char error[1024];
+} downloader;
+
+static void *download_thread(void *arg)
+{
+    downloader *agent = arg;
+    while (!atomic_load(&agent->stop)) {
+        fl_error err = {0};
+        int status = proto_link_tick(agent->client, NULL, NULL, &err);
+        proto_message message;
+        if (status == FL_OK && proto_link_recv(agent->client, 20, &message, &err) == FL_OK) {
+            bool handled = false;
+            status = proto_link_receive_chunk(agent->client, agent->receiver, &message, &handled,
+                                              &err);
+            proto_message_release(&message);
+        }
+        if (status != FL_OK && agent->status == FL_OK) {
+            agent->status = status;
+            snprintf(agent->error, sizeof(agent->error), "%s", err.msg);
+        }
+    }
+    return NULL;
+}
+
+static void test_adapter_sent_to_sites_at_once(void **state)
+{
+    (void)state;
+    enum { SITES = 3 };
+    const char *names[SITES] = {"hospital-a", "hospital-b", "hospital-c"};
+    uint64_t total = (uint64_t)8 << 20;
+    proto_link_options options;
+    proto_link_options_default(&options);
+    options.heartbeat_interval_ms = 10;
+    transport_fixture f;
+    transport_fixture_start(&f, &options);
+    assert_int_equal(proto_link_set_job(f.server, "job-1", 1, NULL), FL_OK);
+
+    object_generator generator = {.seed = 99, .cancel_at = UINT64_MAX};
+    uint8_t expected[PROTO_HASH_BYTES];
+    object_generator_hash(&generator, total, expected);
+
+    /* Each site announces itself and waits for the adapter with its known hash. */
+    downloader agents[SITES];
+    pthread_t threads[SITES];
+    proto_chunk_sender *senders[SITES];
+    object_generator readers[SITES];
+    for (int i = 0; i < SITES; i++) {
+        memset(&agents[i], 0, sizeof(agents[i]));
+        transport_keys keys;
+        transport_keys_generate(&keys);
+        assert_int_equal(proto_zap_allow(f.zap, keys.public_key, names[i], NULL), FL_OK);
+        agents[i].client = transport_client(&f, &keys, names[i]);
+        assert_int_equal(proto_link_set_job(agents[i].client, "job-1", 1, NULL), FL_OK);
+        agents[i].sink.generator = generator;
+        assert_int_equal(proto_chunk_receiver_new("adapter-r1", total, expected,
+                                                  object_check_sink_write, &agents[i].sink,
+                                                  &agents[i].receiver, NULL), FL_OK);
+        readers[i] = generator;
+        assert_int_equal(proto_chunk_sender_new("adapter-r1", total, 256u << 10, 4,
+                                                object_generator_read, &readers[i],
+                                                &senders[i], NULL), FL_OK);
+    }
+
+    /* The coordinator learns every site from its Hello, then starts the transfers. */
+    int known = 0;
+    int64_t deadline = proto_now_ms() + 10000;
+    while (known < SITES && proto_now_ms() < deadline) {
+        proto_message message;
+        if (proto_link_recv(f.server, 20, &message, NULL) == FL_OK) {
+            known += message.envelope->body_case == FEDLORA__ENVELOPE__BODY_HELLO;
+            proto_message_release(&message);
+        }
+    }
+    assert_int_equal(known, SITES);
+    for (int i = 0; i < SITES; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, download_thread, &agents[i]), 0);
+        assert_int_equal(proto_link_start_object(f.server, names[i], senders[i], NULL), FL_OK);
+    }
+
+    /* One loop pumps all three transfers. */
+    int complete = 0;
+    deadline = proto_now_ms() + 60000;
+    while (complete < SITES && proto_now_ms() < deadline) {
+        for (int i = 0; i < SITES; i++)
+            assert_int_equal(proto_link_pump_object(f.server, names[i], senders[i], false, NULL),
+                             FL_OK);
+        proto_message message;
+        if (proto_link_recv(f.server, 20, &message, NULL) == FL_OK) {
+            for (int i = 0; i < SITES; i++) {
+                bool handled = false;
+                assert_int_equal(proto_link_apply_status(senders[i], names[i], &message, &handled,
+                                                         NULL), FL_OK);
+            }
+            proto_message_release(&message);
+        }
+        complete = 0;
+        for (int i = 0; i < SITES; i++)
+            complete += proto_chunk_sender_complete(senders[i]);
+    }
+
+    for (int i = 0; i < SITES; i++) {
+        atomic_store(&agents[i].stop, 1);
+        pthread_join(threads[i], NULL);
+        if (agents[i].status != FL_OK)
+            print_error("%s: %s\n", names[i], agents[i].error);
+        assert_int_equal(agents[i].status, FL_OK);
+        assert_true(proto_chunk_receiver_complete(agents[i].receiver));
+        assert_memory_equal(proto_chunk_receiver_hash(agents[i].receiver), expected,
+                            PROTO_HASH_BYTES);
+        assert_int_equal(agents[i].sink.bytes, total);
+        assert_false(agents[i].sink.mismatch);
+        proto_chunk_receiver_destroy(&agents[i].receiver);
+        proto_chunk_sender_destroy(&senders[i]);
+        proto_link_destroy(&agents[i].client);
+    }
+    assert_int_equal(complete, SITES);
+    transport_fixture_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_large_object_streamed),
         cmocka_unit_test(test_interrupted_transfer_resumes),
+        cmocka_unit_test(test_adapter_sent_to_sites_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
