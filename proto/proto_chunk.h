@@ -58,7 +58,9 @@ typedef struct proto_chunk_receiver proto_chunk_receiver;
 /*
  * Creates a sender of total_size bytes read through reader in chunks of
  * chunk_size bytes (1 to PROTO_MAX_CHUNK), with at most window_chunks (1 to
- * PROTO_MAX_WINDOW) in flight. object_id follows the id rules of
+ * PROTO_MAX_WINDOW) in flight; PROTO_DEFAULT_CHUNK and PROTO_DEFAULT_WINDOW
+ * suit most links. Keep the window below the link's high-water mark, or
+ * sends wait for queue space. object_id follows the id rules of
  * fedlora.proto. Returns FL_OK and the sender in *out, or FL_EINVAL.
  */
 int proto_chunk_sender_new(const char *object_id, uint64_t total_size, size_t chunk_size,
@@ -78,8 +80,9 @@ void proto_chunk_sender_query(proto_chunk_sender *sender, Fedlora__TransferQuery
 /*
  * Prepares the next chunk in *chunk (initialised by the caller) and sets
  * *ready. *ready is false before the answer to a query, when the window is
- * full or when every byte was sent; then wait for a TransferStatus. chunk->data points into the sender and
- * stays valid until the next call. Returns FL_OK, or the reader's status.
+ * full or when every byte was sent; then wait for a TransferStatus.
+ * chunk->data points into the sender and stays valid until the next call.
+ * Returns FL_OK, or the reader's status.
  */
 int proto_chunk_sender_next(proto_chunk_sender *sender, Fedlora__ObjectChunk *chunk, bool *ready,
                             fl_error *err) FL_WARN_UNUSED;

@@ -23,6 +23,14 @@
 #define PROTO_MAX_CHUNK (64u * 1024u * 1024u)
 /* Most chunks a sender may keep in flight without an acknowledgement. */
 #define PROTO_MAX_WINDOW 4096u
+
+/*
+ * Suggested chunk size and window: 8 MiB in flight per transfer, below the
+ * default high-water mark of 64 messages, so sends never wait for queue
+ * space. bench/transport measures the chunk size's effect on throughput.
+ */
+#define PROTO_DEFAULT_CHUNK (1u << 20)
+#define PROTO_DEFAULT_WINDOW 8u
 /* Largest encoded envelope a receiver accepts: one maximal chunk plus headers. */
 #define PROTO_MAX_FRAME (PROTO_MAX_CHUNK + 64u * 1024u)
 

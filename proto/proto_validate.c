@@ -451,7 +451,8 @@ static int check_body(const Fedlora__Envelope *e, fl_error *err)
     case FEDLORA__ENVELOPE__BODY_HEARTBEAT: return check_heartbeat(e->heartbeat, err);
     case FEDLORA__ENVELOPE__BODY_JOB: return check_job(e->job, err);
     case FEDLORA__ENVELOPE__BODY_ROUND_START: return check_round_start(e->round_start, err);
-    case FEDLORA__ENVELOPE__BODY_MODEL_CHUNK: return check_chunk("model_chunk", e->model_chunk, err);
+    case FEDLORA__ENVELOPE__BODY_MODEL_CHUNK:
+        return check_chunk("model_chunk", e->model_chunk, err);
     case FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY:
         return check_query(e->transfer_query, err);
     case FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS:

@@ -216,8 +216,8 @@ int main(int argc, char **argv)
     bench_source source = {.pattern = fl_xmalloc(PATTERN_BYTES)};
     randombytes_buf(source.pattern, PATTERN_BYTES);
     uint64_t total = (uint64_t)megabytes * 1000000u;
-    const size_t chunk_sizes[] = {256u << 10, 1u << 20, 4u << 20};
-    const uint32_t window = 8;
+    const size_t chunk_sizes[] = {256u << 10, PROTO_DEFAULT_CHUNK, 4u << 20};
+    const uint32_t window = PROTO_DEFAULT_WINDOW;
 
     double blake2b_mb_s, box_mb_s;
     measure_primitives(&blake2b_mb_s, &box_mb_s);
@@ -240,9 +240,9 @@ int main(int argc, char **argv)
                    chunk_sizes[i] >> 10, rate, (unsigned long long)liveness.heartbeats,
                    liveness.dead_peers);
             fflush(stdout);
-            if (chunk_sizes[i] == (1u << 20) && plaintext)
+            if (chunk_sizes[i] == PROTO_DEFAULT_CHUNK && plaintext)
                 plain_default = rate;
-            if (chunk_sizes[i] == (1u << 20) && !plaintext) {
+            if (chunk_sizes[i] == PROTO_DEFAULT_CHUNK && !plaintext) {
                 curve_default = rate;
                 curve_liveness = liveness;
             }
@@ -252,8 +252,8 @@ int main(int argc, char **argv)
     printf("target: CURVE >= 125 MB/s (1 Gbit/s); the JSON reports the 1 MiB default chunk\n");
     printf("{\"bench\":\"transport\",\"curve_mb_per_s\":%.1f,\"plain_mb_per_s\":%.1f,"
            "\"chunk_bytes\":%u,\"megabytes\":%ld,\"curve_heartbeats\":%llu,"
-           "\"curve_dead_peers\":%d}\n", curve_default, plain_default, 1u << 20, megabytes,
-           (unsigned long long)curve_liveness.heartbeats, curve_liveness.dead_peers);
+           "\"curve_dead_peers\":%d}\n", curve_default, plain_default, PROTO_DEFAULT_CHUNK,
+           megabytes, (unsigned long long)curve_liveness.heartbeats, curve_liveness.dead_peers);
     free(source.pattern);
     return curve_default > 0 && plain_default > 0 ? 0 : 1;
 }
