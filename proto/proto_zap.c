@@ -21,7 +21,7 @@
 
 /* Repeated rejections of one key are logged at most once per this period. */
 #define ZAP_LOG_PERIOD_MS 60000
-/* Keys whose rejections the handler remembers for rate-limiting its log. */
+/* Rejected keys remembered for rate-limiting the log; older ones are logged again. */
 #define ZAP_RECENT_KEYS 64
 
 typedef struct zap_rejection {
