@@ -27,7 +27,8 @@
 /*
  * Suggested chunk size and window: 8 MiB in flight per transfer. 8 chunks
  * stay below the default high-water mark of 64 messages, so chunk sends do
- * not wait for queue space while the receiver keeps up. bench/transport measures the chunk size's effect on throughput.
+ * not wait for queue space while the receiver keeps up. bench/transport
+ * measures the chunk size's effect on throughput.
  */
 #define PROTO_DEFAULT_CHUNK (1u << 20)
 #define PROTO_DEFAULT_WINDOW 8u
