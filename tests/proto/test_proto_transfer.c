@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "object_generator.h"
 #include "proto_transfer.h"
@@ -104,6 +105,7 @@ typedef struct transfer_setup {
     receiver_side side;
     pthread_t thread;
     proto_link *client;
+    bool restarted;
 } transfer_setup;
 
 static void setup_start(transfer_setup *t)
@@ -255,6 +257,81 @@ static void test_interrupted_transfer_resumes(void **state)
     proto_chunk_sender_destroy(&sender);
 }
 
+/* Restarts the coordinator side: new server link on the same port, new receiver. */
+static void restart_coordinator(void *context)
+{
+    transfer_setup *t = context;
+    atomic_store(&t->side.stop, 1);
+    pthread_join(t->thread, NULL);
+    char endpoint[256];
+    snprintf(endpoint, sizeof(endpoint), "%s", proto_link_endpoint(t->fixture.server));
+    proto_link_destroy(&t->fixture.server);
+    proto_chunk_receiver_destroy(&t->side.receiver);
+
+    /* libzmq closes the old socket in its I/O thread, so the port frees up shortly. */
+    int status = FL_ENET;
+    fl_error err = {0};
+    for (int i = 0; i < 1000 && status == FL_ENET; i++) {
+        status = proto_server_new(t->fixture.context, t->fixture.zap, endpoint,
+                                  t->fixture.server_keys.public_key,
+                                  t->fixture.server_keys.secret_key, "coordinator",
+                                  &t->fixture.options, &t->fixture.server, &err);
+        if (status != FL_OK)
+            zmq_poll(NULL, 0, 10);
+    }
+    assert_int_equal(status, FL_OK);
+    assert_int_equal(proto_link_set_job(t->fixture.server, "job-1", 1, NULL), FL_OK);
+
+    /* The restarted coordinator lost what it had received: its sink starts empty. */
+    memset(&t->sink, 0, sizeof(t->sink));
+    t->sink.generator.seed = t->generator.seed;
+    assert_int_equal(proto_chunk_receiver_new(OBJECT_ID, UINT64_MAX, NULL,
+                                              object_check_sink_write, &t->sink,
+                                              &t->side.receiver, NULL), FL_OK);
+    t->side.server = t->fixture.server;
+    atomic_store(&t->side.stop, 0);
+    t->restarted = true;
+    assert_int_equal(pthread_create(&t->thread, NULL, receiver_thread, &t->side), 0);
+}
+
+static void test_coordinator_restart_mid_transfer(void **state)
+{
+    (void)state;
+    uint64_t total = (uint64_t)24 * CHUNK_SIZE + 777;
+    transfer_setup t;
+    setup_start(&t);
+    t.generator.hook = restart_coordinator;
+    t.generator.hook_context = &t;
+    t.generator.hook_at = total / 2;
+
+    proto_chunk_sender *sender = NULL;
+    assert_int_equal(proto_chunk_sender_new(OBJECT_ID, total, CHUNK_SIZE, WINDOW,
+                                            object_generator_read, &t.generator, &sender, NULL),
+                     FL_OK);
+    proto_transfer_options options;
+    proto_transfer_options_default(&options);
+    options.masked_input = true;
+    options.status_timeout_ms = 300;
+    t.client = connect_agent(&t);
+    fl_error err = {0};
+    int status = proto_link_send_object(t.client, NULL, sender, &options, NULL, NULL, &err);
+    if (status != FL_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(status, FL_OK);
+    setup_stop(&t);
+
+    if (t.side.status != FL_OK)
+        print_error("receiver: %s\n", t.side.error);
+    assert_int_equal(t.side.status, FL_OK);
+    assert_true(t.restarted);
+
+    /* The new coordinator asked for everything again and got it intact. */
+    assert_int_equal(t.sink.bytes, total);
+    assert_false(t.sink.mismatch);
+    assert_true(t.generator.bytes_read > total);
+    proto_chunk_sender_destroy(&sender);
+}
+
 /* An agent that downloads the global adapter in its own thread. */
 typedef struct downloader {
     proto_link *client;
@@ -386,6 +463,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_large_object_streamed),
         cmocka_unit_test(test_interrupted_transfer_resumes),
+        cmocka_unit_test(test_coordinator_restart_mid_transfer),
         cmocka_unit_test(test_adapter_sent_to_sites_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
