@@ -61,6 +61,25 @@ int proto_link_apply_status(proto_chunk_sender *sender, const char *peer,
     return proto_chunk_sender_on_status(sender, e->transfer_status, err);
 }
 
+/* Turns an Error from the receiver about this transfer into the status that stops it. */
+static int check_transfer_error(const proto_chunk_sender *sender, const char *peer,
+                                const proto_message *message, fl_error *err)
+{
+    const Fedlora__Envelope *e = message->envelope;
+    if (e->body_case != FEDLORA__ENVELOPE__BODY_ERROR ||
+        (peer != NULL && strcmp(message->peer, peer) != 0))
+        return FL_OK;
+
+    Fedlora__ErrorCode code = e->error->code;
+    if (code != FEDLORA__ERROR_CODE__ERROR_HASH_MISMATCH &&
+        code != FEDLORA__ERROR_CODE__ERROR_TRANSFER_FAILED)
+        return FL_OK;
+    return fl_error_set(err, code == FEDLORA__ERROR_CODE__ERROR_HASH_MISMATCH ? FL_ECRYPTO
+                                                                             : FL_EPROTO,
+                        "transfer of %s: %s rejected it: %s",
+                        proto_chunk_sender_object_id(sender), message->peer, e->error->detail);
+}
+
 /* Receives one message for up to 20 ms and passes it to sender or on_other. */
 static int receive_one(proto_link *link, const char *peer, proto_chunk_sender *sender,
                        proto_message_fn on_other, void *context, bool *got_status, fl_error *err)
@@ -74,7 +93,9 @@ static int receive_one(proto_link *link, const char *peer, proto_chunk_sender *s
         return FL_OK; /* a timeout, or a rejected message proto_link_recv() logged */
 
     status = proto_link_apply_status(sender, peer, &message, got_status, err);
-    if (*got_status || on_other == NULL) {
+    if (status == FL_OK && !*got_status)
+        status = check_transfer_error(sender, peer, &message, err);
+    if (status != FL_OK || *got_status || on_other == NULL) {
         proto_message_release(&message);
         return status;
     }
@@ -125,6 +146,37 @@ int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sende
     return FL_OK;
 }
 
+/*
+ * Tells the sender why the receiver rejected its chunk or query, so it stops
+ * instead of retrying until it times out. Best effort: a failed send is
+ * logged only.
+ */
+static void report_failure(proto_link *link, const proto_message *message, int result,
+                           const fl_error *cause)
+{
+    /* Cut a long text before a character that would not fit, so it stays valid UTF-8. */
+    const char *text = cause != NULL ? cause->msg : fl_strerror(result);
+    char detail[PROTO_MAX_DETAIL];
+    size_t length = strnlen(text, sizeof(detail) - 1);
+    while (length > 0 && ((unsigned char)text[length] & 0xC0) == 0x80)
+        length--;
+    memcpy(detail, text, length);
+    detail[length] = '\0';
+
+    Fedlora__Error error = FEDLORA__ERROR__INIT;
+    error.code = result == FL_ECRYPTO ? FEDLORA__ERROR_CODE__ERROR_HASH_MISMATCH
+                                      : FEDLORA__ERROR_CODE__ERROR_TRANSFER_FAILED;
+    error.in_reply_to = message->envelope->sequence;
+    error.detail = detail;
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_ERROR;
+    envelope.error = &error;
+
+    fl_error err = {0};
+    if (proto_link_send(link, message->peer, &envelope, &err) != FL_OK)
+        fl_warn("cannot tell %s that its transfer failed: %s", message->peer, err.msg);
+}
+
 int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
                              const proto_message *message, bool *handled, fl_error *err)
 {
@@ -148,6 +200,10 @@ int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
         *handled = true;
         reply = true;
         result = proto_chunk_receiver_on_query(receiver, e->transfer_query, &status, err);
+    }
+    if (result != FL_OK && *handled) {
+        report_failure(link, message, result, err);
+        return result;
     }
     if (result != FL_OK || !reply)
         return result;

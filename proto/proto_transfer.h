@@ -41,7 +41,9 @@ void proto_transfer_options_default(proto_transfer_options *options);
  * NULL, then other messages are dropped) for every unrelated message.
  * The same sender may be passed again, over a new link, after a failure.
  * Returns FL_OK, FL_ETIMEOUT after max_queries unanswered queries, FL_ENET,
- * or the status of the reader, the sender or on_other.
+ * FL_ECRYPTO or FL_EPROTO when the receiver answered with an Error
+ * (ERROR_HASH_MISMATCH, ERROR_TRANSFER_FAILED), or the status of the reader,
+ * the sender or on_other.
  */
 int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
                            const proto_transfer_options *options, proto_message_fn on_other,
@@ -69,8 +71,10 @@ int proto_link_apply_status(proto_chunk_sender *sender, const char *peer,
 /*
  * Handles message when it is a chunk of, or a query about, receiver's
  * object: feeds the receiver and sends the TransferStatus back to
- * message->peer. Sets *handled accordingly; the caller still owns message.
- * Returns FL_OK or the receiver's or the link's status.
+ * message->peer. When the receiver rejects the chunk or query it sends an
+ * Error (ERROR_HASH_MISMATCH for FL_ECRYPTO, else ERROR_TRANSFER_FAILED)
+ * instead, so the sender stops. Sets *handled accordingly; the caller still
+ * owns message. Returns FL_OK or the receiver's or the link's status.
  */
 int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
                              const proto_message *message, bool *handled,

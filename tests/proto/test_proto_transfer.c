@@ -332,6 +332,44 @@ static void test_coordinator_restart_mid_transfer(void **state)
     proto_chunk_sender_destroy(&sender);
 }
 
+static void test_changed_bytes_stop_sender(void **state)
+{
+    (void)state;
+    uint64_t total = (uint64_t)20 * CHUNK_SIZE;
+    transfer_setup t;
+    setup_start(&t);
+    t.generator.cancel_at = total / 2;
+    proto_chunk_sender *sender = NULL;
+    assert_int_equal(proto_chunk_sender_new(OBJECT_ID, total, CHUNK_SIZE, WINDOW,
+                                            object_generator_read, &t.generator, &sender, NULL),
+                     FL_OK);
+    proto_transfer_options options;
+    proto_transfer_options_default(&options);
+    options.masked_input = true;
+    t.client = connect_agent(&t);
+    fl_error err = {0};
+    assert_int_equal(proto_link_send_object(t.client, NULL, sender, &options, NULL, NULL, &err),
+                     FL_ECANCELED);
+    assert_true(proto_chunk_sender_acknowledged(sender) > 0);
+    proto_chunk_sender_destroy(&sender);
+
+    /* A restarted agent resumes, but its reader now returns other bytes. */
+    t.generator.seed = 8;
+    assert_int_equal(proto_chunk_sender_new(OBJECT_ID, total, CHUNK_SIZE, WINDOW,
+                                            object_generator_read, &t.generator, &sender, NULL),
+                     FL_OK);
+    int status = proto_link_send_object(t.client, NULL, sender, &options, NULL, NULL, &err);
+    setup_stop(&t);
+
+    /* The receiver's hash check fails and its Error stops the sender at once. */
+    assert_int_equal(status, FL_ECRYPTO);
+    assert_non_null(strstr(err.msg, "coordinator rejected it"));
+    assert_non_null(strstr(err.msg, "does not match the hash its sender announced"));
+    assert_int_equal(t.side.status, FL_ECRYPTO);
+    assert_true(t.sink.mismatch);
+    proto_chunk_sender_destroy(&sender);
+}
+
 /* An agent that downloads the global adapter in its own thread. */
 typedef struct downloader {
     proto_link *client;
@@ -577,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_large_object_streamed),
         cmocka_unit_test(test_interrupted_transfer_resumes),
         cmocka_unit_test(test_coordinator_restart_mid_transfer),
+        cmocka_unit_test(test_changed_bytes_stop_sender),
         cmocka_unit_test(test_adapter_sent_to_sites_at_once),
         cmocka_unit_test(test_sites_upload_at_once),
     };
