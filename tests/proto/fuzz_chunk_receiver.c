@@ -45,8 +45,10 @@ static void feed(proto_chunk_receiver *receiver, const Fedlora__Envelope *e)
     if (result == FL_OK && reply)
         assert(status.received <= status.total_size);
     if (e->body_case == FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY &&
-        proto_chunk_receiver_on_query(receiver, e->transfer_query, &status, NULL) == FL_OK)
-        assert(status.resync && status.received <= status.total_size);
+        proto_chunk_receiver_on_query(receiver, e->transfer_query, &status, NULL) == FL_OK) {
+        assert(status.resync);
+        assert(status.received <= status.total_size);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
