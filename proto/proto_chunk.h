@@ -2,8 +2,8 @@
  * proto_chunk.h - large objects (adapters, masked vectors) in chunks.
  *
  * A proto_chunk_sender reads an object of any 64-bit size through a reader
- * callback, one chunk at a time, and hashes it with BLAKE2b-256 as it goes;
- * a proto_chunk_receiver hands the chunks in offset order to a sink callback
+ * callback, one chunk at a time, and hashes it with BLAKE2b-256 as it goes.
+ * A proto_chunk_receiver hands the chunks in offset order to a sink callback
  * and checks the hash at the end. Neither holds more than one chunk, so
  * memory stays bounded whatever the object's size.
  *
