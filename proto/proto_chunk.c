@@ -29,6 +29,7 @@ struct proto_chunk_sender {
     uint64_t acknowledged;
     uint64_t max_in_flight;
     bool sent_empty; /* an object of size 0 travels as one empty chunk */
+    bool started;    /* the receiver answered a query, so the start offset is known */
     bool complete;
 };
 
@@ -99,8 +100,9 @@ void proto_chunk_sender_destroy(proto_chunk_sender **sender)
     *sender = NULL;
 }
 
-void proto_chunk_sender_query(const proto_chunk_sender *sender, Fedlora__TransferQuery *query)
+void proto_chunk_sender_query(proto_chunk_sender *sender, Fedlora__TransferQuery *query)
 {
+    sender->started = false;
     query->object_id = (char *)sender->object_id;
     query->total_size = sender->total_size;
     query->window_chunks = sender->window_chunks;
@@ -143,7 +145,8 @@ int proto_chunk_sender_next(proto_chunk_sender *sender, Fedlora__ObjectChunk *ch
     bool all_sent = sender->next >= sender->total_size &&
                     (sender->total_size > 0 || sender->sent_empty);
     uint64_t window_bytes = (uint64_t)sender->window_chunks * sender->chunk_size;
-    if (sender->complete || all_sent || sender->next - sender->acknowledged >= window_bytes)
+    if (!sender->started || sender->complete || all_sent ||
+        sender->next - sender->acknowledged >= window_bytes)
         return FL_OK;
 
     uint64_t left = sender->total_size - sender->next;
@@ -193,6 +196,7 @@ int proto_chunk_sender_on_status(proto_chunk_sender *sender, const Fedlora__Tran
             return result;
         sender->next = status->received;
         sender->acknowledged = status->received;
+        sender->started = sender->started || status->resync;
         if (sender->total_size == 0 && !status->complete)
             sender->sent_empty = false;
     } else if (status->received > sender->acknowledged) {

@@ -2,8 +2,8 @@
  * proto_chunk.h - large objects (adapters, masked vectors) in chunks.
  *
  * A proto_chunk_sender reads an object of any 64-bit size through a reader
- * callback, one chunk at a time, and hashes it with BLAKE2b-256 as it goes;
- * a proto_chunk_receiver hands the chunks in offset order to a sink callback
+ * callback, one chunk at a time, and hashes it with BLAKE2b-256 as it goes.
+ * A proto_chunk_receiver hands the chunks in offset order to a sink callback
  * and checks the hash at the end. Neither holds more than one chunk, so
  * memory stays bounded whatever the object's size.
  *
@@ -58,7 +58,9 @@ typedef struct proto_chunk_receiver proto_chunk_receiver;
 /*
  * Creates a sender of total_size bytes read through reader in chunks of
  * chunk_size bytes (1 to PROTO_MAX_CHUNK), with at most window_chunks (1 to
- * PROTO_MAX_WINDOW) in flight. object_id follows the id rules of
+ * PROTO_MAX_WINDOW) in flight; PROTO_DEFAULT_CHUNK and PROTO_DEFAULT_WINDOW
+ * suit most links. Keep the window below the link's high-water mark, or
+ * sends wait for queue space. object_id follows the id rules of
  * fedlora.proto. Returns FL_OK and the sender in *out, or FL_EINVAL.
  */
 int proto_chunk_sender_new(const char *object_id, uint64_t total_size, size_t chunk_size,
@@ -68,14 +70,19 @@ int proto_chunk_sender_new(const char *object_id, uint64_t total_size, size_t ch
 /* Frees the sender and clears the pointer. NULL-safe. */
 void proto_chunk_sender_destroy(proto_chunk_sender **sender);
 
-/* Fills query (initialised by the caller) to open or reopen the transfer. */
-void proto_chunk_sender_query(const proto_chunk_sender *sender, Fedlora__TransferQuery *query);
+/*
+ * Fills query (initialised by the caller) to open or reopen the transfer.
+ * The sender then holds its chunks until a TransferStatus with resync set
+ * says where to start.
+ */
+void proto_chunk_sender_query(proto_chunk_sender *sender, Fedlora__TransferQuery *query);
 
 /*
  * Prepares the next chunk in *chunk (initialised by the caller) and sets
- * *ready. *ready is false when the window is full or every byte was sent;
- * then wait for a TransferStatus. chunk->data points into the sender and
- * stays valid until the next call. Returns FL_OK, or the reader's status.
+ * *ready. *ready is false before the answer to a query, when the window is
+ * full or when every byte was sent; then wait for a TransferStatus.
+ * chunk->data points into the sender and stays valid until the next call.
+ * Returns FL_OK, or the reader's status.
  */
 int proto_chunk_sender_next(proto_chunk_sender *sender, Fedlora__ObjectChunk *chunk, bool *ready,
                             fl_error *err) FL_WARN_UNUSED;

@@ -21,6 +21,18 @@ int proto_decode_envelope(const uint8_t *data, size_t length, Fedlora__Envelope 
                             "proto: %zu bytes are not a valid protobuf Envelope", length);
 
     int status = proto_validate_envelope(envelope, err);
+
+    /*
+     * protobuf-c cuts a string at an embedded NUL byte and keeps only the
+     * last copy of a repeated field, silently. Such input re-encodes to
+     * fewer bytes than arrived, which every canonical encoder avoids.
+     */
+    size_t canonical = status == FL_OK ? fedlora__envelope__get_packed_size(envelope) : length;
+    if (canonical != length)
+        status = fl_error_set(err, FL_EFORMAT,
+                              "proto: envelope of %zu bytes re-encodes to %zu bytes: a string "
+                              "contains a NUL byte, a field is repeated or the encoding is not "
+                              "canonical protobuf", length, canonical);
     if (status != FL_OK) {
         fedlora__envelope__free_unpacked(envelope, NULL);
         return status;

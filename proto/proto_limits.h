@@ -8,16 +8,16 @@
 /* Wire protocol version carried in every envelope and Hello. */
 #define PROTO_VERSION 1u
 
-/* Longest job, site, sender or object id, in bytes of UTF-8. */
+/* Maximum length of a job, site, sender or object id, in bytes of UTF-8. */
 #define PROTO_MAX_ID 128u
-/* Longest free-text detail (Refusal, Abort, Error), in bytes of UTF-8. */
+/* Maximum length of a free-text detail (Refusal, Abort, Error), in bytes of UTF-8. */
 #define PROTO_MAX_DETAIL 512u
-/* Longest base model name and Hello software string, in bytes of UTF-8. */
+/* Maximum length of the base model name and the Hello software string, in bytes. */
 #define PROTO_MAX_MODEL_NAME 256u
 /* Largest model config.json carried in a JobDescription, in bytes. */
 #define PROTO_MAX_MODEL_CONFIG 16384u
 #define PROTO_MAX_SOFTWARE 64u
-/* Most sites in one job or round, and so most entries in a site list. */
+/* Maximum number of sites in one job or round, and so of entries in a site list. */
 #define PROTO_MAX_SITES 4096u
 /* Largest opaque secure-aggregation body (keys, one share, unmask shares). */
 #define PROTO_MAX_BLOB (4u * 1024u * 1024u)
@@ -25,6 +25,15 @@
 #define PROTO_MAX_CHUNK (64u * 1024u * 1024u)
 /* Most chunks a sender may keep in flight without an acknowledgement. */
 #define PROTO_MAX_WINDOW 4096u
+
+/*
+ * Suggested chunk size and window: 8 MiB in flight per transfer. 8 chunks
+ * stay below the default high-water mark of 64 messages, so chunk sends do
+ * not wait for queue space while the receiver keeps up. bench/transport
+ * measures the chunk size's effect on throughput.
+ */
+#define PROTO_DEFAULT_CHUNK (1u << 20)
+#define PROTO_DEFAULT_WINDOW 8u
 /* Largest encoded envelope a receiver accepts: one maximal chunk plus headers. */
 #define PROTO_MAX_FRAME (PROTO_MAX_CHUNK + 64u * 1024u)
 

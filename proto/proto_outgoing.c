@@ -20,21 +20,19 @@ int proto_outgoing_start(proto_outgoing *out, proto_link *link, const char *peer
     out->masked_input = masked_input;
     out->last_status_ms = proto_now_ms();
     out->queries = 1;
-    return proto_transfer_send_query(link, peer_of(out), sender, err);
+    return proto_link_start_object(link, peer_of(out), sender, err);
 }
 
 int proto_outgoing_on_message(proto_outgoing *out, const proto_message *message, bool *handled,
                               fl_error *err)
 {
-    *handled = proto_transfer_is_status(message, peer_of(out), out->sender);
-    if (!*handled)
-        return FL_OK;
-
-    const Fedlora__TransferStatus *status = message->envelope->transfer_status;
-    out->answered = out->answered || status->resync;
-    out->last_status_ms = proto_now_ms();
-    out->queries = 0;
-    return proto_chunk_sender_on_status(out->sender, status, err);
+    int rc = proto_link_apply_status(out->sender, peer_of(out), message, handled, err);
+    if (*handled) {
+        out->answered = out->answered || message->envelope->transfer_status->resync;
+        out->last_status_ms = proto_now_ms();
+        out->queries = 0;
+    }
+    return rc;
 }
 
 int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
@@ -43,8 +41,8 @@ int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
     if (proto_chunk_sender_complete(out->sender))
         return FL_OK;
     if (out->answered) {
-        int status = proto_transfer_send_window(link, peer_of(out), out->sender,
-                                                out->masked_input, err);
+        int status = proto_link_pump_object(link, peer_of(out), out->sender, out->masked_input,
+                                            err);
         if (status != FL_OK)
             return status;
     }
@@ -63,7 +61,7 @@ int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
             out->peer[0] ? out->peer : "the coordinator", options->status_timeout_ms);
     out->queries++;
     out->last_status_ms = proto_now_ms();
-    int status = proto_transfer_send_query(link, peer_of(out), out->sender, err);
+    int status = proto_link_start_object(link, peer_of(out), out->sender, err);
     return status == FL_ETIMEOUT ? FL_OK : status; /* a full queue: the next timeout asks again */
 }
 

@@ -8,9 +8,11 @@
  * than any accepted before, names the current job and is not from an
  * earlier round. Hello and Heartbeat are checked for session and sequence
  * only, because a site that is a round behind must still count as alive,
- * and so is JobDescription, because it announces the next job. CURVE already stops a network attacker from replaying
- * bytes into a connection; this check catches messages re-sent by a
- * restarted or confused peer and ones held back from an earlier round.
+ * and so is JobDescription, because it announces the next job.
+ *
+ * CURVE already stops a network attacker from replaying bytes into a
+ * connection. This check catches messages re-sent by a restarted or
+ * confused peer and ones held back from an earlier round.
  *
  * Not thread-safe: use one per receiving thread.
  */

@@ -41,26 +41,50 @@ void proto_transfer_options_default(proto_transfer_options *options);
  * NULL, then other messages are dropped) for every unrelated message.
  * The same sender may be passed again, over a new link, after a failure.
  * Returns FL_OK, FL_ETIMEOUT after max_queries unanswered queries, FL_ENET,
- * or the status of the reader, the sender or on_other.
+ * FL_ECRYPTO or FL_EPROTO when the receiver answered with an Error
+ * (ERROR_HASH_MISMATCH, ERROR_TRANSFER_FAILED), or the status of the reader,
+ * the sender or on_other.
  */
 int proto_link_send_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
                            const proto_transfer_options *options, proto_message_fn on_other,
                            void *context, fl_error *err) FL_WARN_UNUSED;
 
 /*
+ * The steps of proto_link_send_object(), for a caller that runs several
+ * transfers from one loop (a coordinator sending the adapter to every
+ * site). proto_link_start_object() sends the TransferQuery that opens or
+ * reopens the transfer; send it again when no status came for a while.
+ * proto_link_pump_object() sends every chunk the window allows now and
+ * returns without waiting. proto_link_apply_status() applies message to
+ * sender when it is the TransferStatus of sender's object from peer, and
+ * sets *handled; the caller still owns message. Each returns FL_OK or the
+ * status of the link, the reader or the sender.
+ */
+int proto_link_start_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                            fl_error *err) FL_WARN_UNUSED;
+int proto_link_pump_object(proto_link *link, const char *peer, proto_chunk_sender *sender,
+                           bool masked_input, fl_error *err) FL_WARN_UNUSED;
+int proto_link_apply_status(proto_chunk_sender *sender, const char *peer,
+                            const proto_message *message, bool *handled,
+                            fl_error *err) FL_WARN_UNUSED;
+
+/*
  * Handles message when it is a chunk of, or a query about, receiver's
  * object: feeds the receiver and sends the TransferStatus back to
- * message->peer. Sets *handled accordingly; the caller still owns message.
- * Returns FL_OK or the receiver's or the link's status.
+ * message->peer. When the receiver rejects the chunk or query it sends an
+ * Error (ERROR_HASH_MISMATCH for FL_ECRYPTO, else ERROR_TRANSFER_FAILED)
+ * instead, so the sender stops. Sets *handled accordingly; the caller still
+ * owns message. Returns FL_OK or the receiver's or the link's status.
  */
 int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
                              const proto_message *message, bool *handled,
                              fl_error *err) FL_WARN_UNUSED;
 
 /*
- * A transfer driven without blocking, for a program that serves many peers
- * from one loop (the coordinator sending the adapter to every site): start
- * it, hand it each received message, and pump it on every pass of the loop.
+ * A transfer driven without blocking on top of the steps above: it keeps the
+ * time of the last status and asks again after status_timeout_ms, as
+ * proto_link_send_object() does. Start it, hand it each received message,
+ * and pump it on every pass of the loop.
  */
 typedef struct proto_outgoing {
     proto_chunk_sender *sender; /* borrowed; must outlive the transfer */
@@ -90,21 +114,5 @@ int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
 
 /* Returns true once the receiver confirmed the whole object. */
 bool proto_outgoing_complete(const proto_outgoing *out);
-
-/* Sends the TransferQuery that opens or reopens sender's transfer to peer. */
-int proto_transfer_send_query(proto_link *link, const char *peer, proto_chunk_sender *sender,
-                              fl_error *err) FL_WARN_UNUSED;
-
-/*
- * Sends every chunk sender's window allows (as masked_input_chunk or
- * model_chunk), ticking heartbeats between chunks. Returns FL_OK or the
- * sender's or the link's status.
- */
-int proto_transfer_send_window(proto_link *link, const char *peer, proto_chunk_sender *sender,
-                               bool masked_input, fl_error *err) FL_WARN_UNUSED;
-
-/* Returns true when message is the TransferStatus of sender's object from peer (any peer when NULL). */
-bool proto_transfer_is_status(const proto_message *message, const char *peer,
-                              const proto_chunk_sender *sender);
 
 #endif

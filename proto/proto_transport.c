@@ -444,17 +444,19 @@ static void answer_hello(proto_link *link, const char *name, const Fedlora__Enve
 /*
  * After this side restarted, an authenticated peer keeps sending in a session
  * this side never saw opened. Sending our Hello (once per peer session) makes
- * the peer answer with its own, which reopens the session here.
+ * the peer answer with its own, which reopens the session here. Returns
+ * false when this session was prompted before, so its later rejections are
+ * not worth a warning each.
  */
-static void prompt_hello(proto_link *link, const char *name, zmq_msg_t *routing_id,
+static bool prompt_hello(proto_link *link, const char *name, zmq_msg_t *routing_id,
                          const Fedlora__Envelope *e)
 {
     if (name[0] == '\0' || proto_replay_session_known(link->replay, name, e->session))
-        return;
+        return true;
 
     proto_peer *peer = proto_link_find_peer(link, name);
     if (peer != NULL && peer->prompted_session == e->session)
-        return;
+        return false;
     peer = proto_link_add_peer(link, name);
     if (link->is_server) {
         size_t length = zmq_msg_size(routing_id);
@@ -467,6 +469,7 @@ static void prompt_hello(proto_link *link, const char *name, zmq_msg_t *routing_
     fl_error err = {0};
     if (proto_link_send_hello(link, link->is_server ? name : NULL, &err) != FL_OK)
         fl_warn("cannot send a hello to %s: %s", name, err.msg);
+    return true;
 }
 
 int proto_link_recv(proto_link *link, int timeout_ms, proto_message *message, fl_error *err)
@@ -495,16 +498,19 @@ int proto_link_recv(proto_link *link, int timeout_ms, proto_message *message, fl
         status = authenticate(link, &payload, envelope, message->peer, err);
     if (status == FL_OK)
         status = proto_replay_accept(link->replay, envelope, err);
+    bool first_rejection = true;
     if (status == FL_OK) {
         mark_seen(link, message->peer, &routing_id, envelope);
         answer_hello(link, message->peer, envelope);
     } else if (status == FL_EPROTO) {
-        prompt_hello(link, message->peer, &routing_id, envelope);
+        first_rejection = prompt_hello(link, message->peer, &routing_id, envelope);
     }
 
-    if (status != FL_OK && status != FL_ENET)
-        fl_warn("rejected a message from %s: %s", envelope != NULL ? envelope->sender : "a peer",
-                err->msg);
+    const char *sender = envelope != NULL ? envelope->sender : "a peer";
+    if (status != FL_OK && status != FL_ENET && first_rejection)
+        fl_warn("rejected a message from %s: %s", sender, err->msg);
+    else if (status != FL_OK && status != FL_ENET)
+        fl_debug("rejected a message from %s: %s", sender, err->msg);
     if (status != FL_OK)
         proto_envelope_free(&envelope);
     message->envelope = envelope;

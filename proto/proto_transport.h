@@ -1,9 +1,9 @@
 /*
  * proto_transport.h - ZeroMQ CURVE links between coordinator and agents.
  *
- * The coordinator opens a server link (a ROUTER socket, CURVE server, its
- * clients approved by a proto_zap handler); each agent opens a client link
- * (a DEALER socket that reconnects by itself). A link carries envelopes:
+ * The coordinator opens a server link: a ROUTER socket acting as CURVE
+ * server, whose clients a proto_zap handler approves. Each agent opens a
+ * client link: a DEALER socket that reconnects by itself. A link carries envelopes:
  * proto_link_send() fills in the header (protocol version, sender, session,
  * sequence, job, round) and proto_link_recv() decodes, validates,
  * authenticates and replay-checks every message before returning it.
@@ -77,9 +77,9 @@ typedef void (*proto_dead_peer_fn)(const char *peer, void *context);
 void proto_link_options_default(proto_link_options *options);
 
 /*
- * Opens a server link: a ROUTER bound to bind_endpoint (for example
- * "tcp://127.0.0.1:*"; read the port back with proto_link_endpoint()), with
- * CURVE server keys given raw (32 bytes each). zap must run in the same
+ * Opens a server link: a ROUTER bound to bind_endpoint, with CURVE server
+ * keys given raw (32 bytes each). An endpoint such as "tcp://127.0.0.1:*"
+ * lets the OS pick the port, which proto_link_endpoint() then returns. zap must run in the same
  * context, because without a ZAP handler libzmq admits every CURVE client.
  * name is the sender name in outgoing envelopes. Returns FL_OK and the link
  * in *out, FL_EINVAL for bad arguments or FL_ENET when the socket fails.
@@ -140,10 +140,10 @@ int proto_link_send(proto_link *link, const char *peer, Fedlora__Envelope *envel
 /*
  * Waits up to timeout_ms for one message. Returns FL_OK with *message
  * filled (release it with proto_message_release()), FL_ETIMEOUT when none
- * came, FL_ENET when the socket failed, or another code when a message
- * arrived but was rejected (malformed, sender name not matching its key,
- * replayed, stale); a rejection is logged once here and the caller may
- * simply call again. A server answers a Hello that opens a session with its
+ * came, or FL_ENET when the socket failed. Any other code means a message
+ * arrived but was rejected: malformed, a sender name that does not match
+ * its key, replayed or stale. The rejection is logged here, and the caller
+ * may simply call again. A server answers a Hello that opens a session with its
  * own Hello before returning it.
  */
 int proto_link_recv(proto_link *link, int timeout_ms, proto_message *message,

@@ -175,9 +175,11 @@ static int check_lora(const Fedlora__LoraSettings *lora, fl_error *err)
 static int check_server_optimizer(const Fedlora__ServerOptimizer *opt, fl_error *err)
 {
     int status = check_present("job.server_optimizer", opt, err);
-    if (status == FL_OK)
-        status = check_enum("job.server_optimizer.kind",
-                            &fedlora__server_optimizer_kind__descriptor, (int)opt->kind, err);
+    if (status != FL_OK)
+        return status;
+
+    status = check_enum("job.server_optimizer.kind", &fedlora__server_optimizer_kind__descriptor,
+                        (int)opt->kind, err);
     if (status == FL_OK)
         status = check_real("job.server_optimizer.learning_rate", opt->learning_rate, 0.0, 1,
                             INFINITY, 1, err);
@@ -467,7 +469,8 @@ static int check_body(const Fedlora__Envelope *e, fl_error *err)
     case FEDLORA__ENVELOPE__BODY_HEARTBEAT: return check_heartbeat(e->heartbeat, err);
     case FEDLORA__ENVELOPE__BODY_JOB: return check_job(e->job, err);
     case FEDLORA__ENVELOPE__BODY_ROUND_START: return check_round_start(e->round_start, err);
-    case FEDLORA__ENVELOPE__BODY_MODEL_CHUNK: return check_chunk("model_chunk", e->model_chunk, err);
+    case FEDLORA__ENVELOPE__BODY_MODEL_CHUNK:
+        return check_chunk("model_chunk", e->model_chunk, err);
     case FEDLORA__ENVELOPE__BODY_TRANSFER_QUERY:
         return check_query(e->transfer_query, err);
     case FEDLORA__ENVELOPE__BODY_TRANSFER_STATUS:
@@ -504,6 +507,52 @@ static int body_allows_empty_job(Fedlora__Envelope__BodyCase body_case)
            body_case == FEDLORA__ENVELOPE__BODY_ERROR;
 }
 
+/*
+ * Rejects fields this protocol version does not define, in message and every
+ * message inside it. Peers that speak the same version never send them, and
+ * protobuf-c would otherwise keep and re-send them unchecked.
+ */
+static int check_no_unknown_fields(const ProtobufCMessage *message, const char *path,
+                                   fl_error *err)
+{
+    if (message->n_unknown_fields > 0)
+        return fl_error_set(err, FL_EFORMAT,
+                            "proto: %s contains %u fields with numbers this protocol version "
+                            "does not define (the first is %u)", path,
+                            message->n_unknown_fields, message->unknown_fields[0].tag);
+
+    const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+    for (unsigned i = 0; i < descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+
+        const char *base = (const char *)message;
+        size_t count = 1;
+        const ProtobufCMessage *const *items;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            count = *(const size_t *)(base + field->quantifier_offset);
+            items = *(const ProtobufCMessage *const *const *)(base + field->offset);
+        } else {
+            items = (const ProtobufCMessage *const *)(base + field->offset);
+        }
+        for (size_t k = 0; k < count; k++) {
+            /* A oneof member that is not the chosen one shares storage with it. */
+            if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+                *(const uint32_t *)(base + field->quantifier_offset) != field->id)
+                break;
+            if (items[k] == NULL)
+                continue;
+            char name[128];
+            snprintf(name, sizeof(name), "%s.%s", path, field->name);
+            int status = check_no_unknown_fields(items[k], name, err);
+            if (status != FL_OK)
+                return status;
+        }
+    }
+    return FL_OK;
+}
+
 int proto_validate_envelope(const Fedlora__Envelope *e, fl_error *err)
 {
     if (e->protocol_version != PROTO_VERSION)
@@ -527,5 +576,8 @@ int proto_validate_envelope(const Fedlora__Envelope *e, fl_error *err)
     if (e->sequence == 0)
         return fl_error_set(err, FL_ERANGE, "proto: field sequence = 0; sequences start at 1");
 
+    status = check_no_unknown_fields(&e->base, "envelope", err);
+    if (status != FL_OK)
+        return status;
     return check_body(e, err);
 }

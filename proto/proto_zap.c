@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +22,7 @@
 
 /* Repeated rejections of one key are logged at most once per this period. */
 #define ZAP_LOG_PERIOD_MS 60000
-/* Keys whose rejections the handler remembers for rate-limiting its log. */
+/* Rejected keys remembered for rate-limiting the log; older ones are logged again. */
 #define ZAP_RECENT_KEYS 64
 
 typedef struct zap_rejection {
@@ -301,13 +302,25 @@ int proto_zap_allow(proto_zap *zap, const uint8_t public_key[PROTO_KEY_BYTES], c
     return FL_OK;
 }
 
+int proto_key_from_z85(const char *z85, const char *what, uint8_t key[PROTO_KEY_BYTES],
+                       fl_error *err)
+{
+    size_t length = strlen(z85);
+    if (length != 40 || zmq_z85_decode(key, z85) == NULL)
+        return fl_error_set(err, FL_EFORMAT, "%s is not a Curve25519 key in Z85: expected 40 "
+                            "characters of the Z85 alphabet, got %zu characters", what, length);
+    return FL_OK;
+}
+
 int proto_zap_allow_z85(proto_zap *zap, const char *public_key_z85, const char *name,
                         fl_error *err)
 {
+    char what[PROTO_MAX_ID + 32];
+    snprintf(what, sizeof(what), "public key of %s", name);
     uint8_t key[PROTO_KEY_BYTES];
-    if (strlen(public_key_z85) != 40 || zmq_z85_decode(key, public_key_z85) == NULL)
-        return fl_error_set(err, FL_EFORMAT,
-                            "ZAP allow-list: public key of %s is not 40 Z85 characters", name);
+    int status = proto_key_from_z85(public_key_z85, what, key, err);
+    if (status != FL_OK)
+        return status;
     return proto_zap_allow(zap, key, name, err);
 }
 

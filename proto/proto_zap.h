@@ -59,6 +59,14 @@ uint64_t proto_zap_rejected_count(proto_zap *zap);
 /* Returns how many handshakes the handler admitted so far. */
 uint64_t proto_zap_admitted_count(proto_zap *zap);
 
+/*
+ * Decodes a Curve25519 key written as 40 Z85 characters (the form
+ * zmq_curve_keypair() produces and key files use) into key. Returns FL_OK,
+ * or FL_EFORMAT naming what (for example "server public key") is invalid.
+ */
+int proto_key_from_z85(const char *z85, const char *what, uint8_t key[PROTO_KEY_BYTES],
+                       fl_error *err) FL_WARN_UNUSED;
+
 /* Returns the ZeroMQ context the handler serves. */
 void *proto_zap_context(const proto_zap *zap);
 

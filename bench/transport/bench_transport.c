@@ -60,7 +60,15 @@ typedef struct receiver_side {
     atomic_int stop;
     int status;
     char error[1024];
+    uint64_t heartbeats; /* heartbeats that arrived while the object was in transit */
+    int dead_peers;
 } receiver_side;
+
+static void count_dead(const char *peer, void *context)
+{
+    (void)peer;
+    ((receiver_side *)context)->dead_peers++;
+}
 
 static void *receive_loop(void *arg)
 {
@@ -68,8 +76,12 @@ static void *receive_loop(void *arg)
     while (!atomic_load(&side->stop)) {
         fl_error err = {0};
         proto_message message;
-        int status = proto_link_tick(side->server, NULL, NULL, &err);
+        int status = proto_link_tick(side->server, count_dead, side, &err);
         if (status == FL_OK && proto_link_recv(side->server, 20, &message, &err) == FL_OK) {
+            if (message.envelope->body_case == FEDLORA__ENVELOPE__BODY_HEARTBEAT &&
+                proto_chunk_receiver_received(side->receiver) > 0 &&
+                !proto_chunk_receiver_complete(side->receiver))
+                side->heartbeats++;
             bool handled = false;
             status = proto_link_receive_chunk(side->server, side->receiver, &message, &handled,
                                               &err);
@@ -90,9 +102,15 @@ static double now_seconds(void)
     return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
 }
 
+/* Liveness seen by the receiver during one transfer. */
+typedef struct liveness_report {
+    uint64_t heartbeats;
+    int dead_peers;
+} liveness_report;
+
 /* Runs one transfer of total bytes; returns MB/s, or a negative value on failure. */
 static double run_transfer(bool plaintext, uint64_t total, size_t chunk_size, uint32_t window,
-                           const bench_source *source)
+                           const bench_source *source, liveness_report *liveness)
 {
     void *context = zmq_ctx_new();
     proto_zap *zap = NULL;
@@ -145,6 +163,8 @@ static double run_transfer(bool plaintext, uint64_t total, size_t chunk_size, ui
                 err.msg, side.error, (unsigned long long)sunk, (unsigned long long)total);
     else
         rate = (double)total / seconds / 1e6;
+    liveness->heartbeats = side.heartbeats;
+    liveness->dead_peers = side.dead_peers;
 
 close_all:
     proto_chunk_sender_destroy(&sender);
@@ -196,8 +216,8 @@ int main(int argc, char **argv)
     bench_source source = {.pattern = fl_xmalloc(PATTERN_BYTES)};
     randombytes_buf(source.pattern, PATTERN_BYTES);
     uint64_t total = (uint64_t)megabytes * 1000000u;
-    const size_t chunk_sizes[] = {256u << 10, 1u << 20, 4u << 20};
-    const uint32_t window = 8;
+    const size_t chunk_sizes[] = {256u << 10, PROTO_DEFAULT_CHUNK, 4u << 20};
+    const uint32_t window = PROTO_DEFAULT_WINDOW;
 
     double blake2b_mb_s, box_mb_s;
     measure_primitives(&blake2b_mb_s, &box_mb_s);
@@ -206,23 +226,34 @@ int main(int argc, char **argv)
            ZMQ_VERSION_MINOR, ZMQ_VERSION_PATCH, sodium_version_string());
     printf("single core: BLAKE2b %.0f MB/s, XSalsa20-Poly1305 (CURVE's cipher) %.0f MB/s\n\n",
            blake2b_mb_s, box_mb_s);
-    printf("%-10s %10s %12s\n", "mode", "chunk KiB", "MB/s");
+    printf("%-10s %10s %12s %12s %11s\n", "mode", "chunk KiB", "MB/s", "heartbeats",
+           "dead peers");
 
     double curve_default = -1.0, plain_default = -1.0;
+    liveness_report curve_liveness = {0};
     for (size_t i = 0; i < sizeof(chunk_sizes) / sizeof(chunk_sizes[0]); i++) {
         for (int plaintext = 0; plaintext <= 1; plaintext++) {
-            double rate = run_transfer(plaintext, total, chunk_sizes[i], window, &source);
-            printf("%-10s %10zu %12.1f\n", plaintext ? "plaintext" : "CURVE",
-                   chunk_sizes[i] >> 10, rate);
+            liveness_report liveness = {0};
+            double rate = run_transfer(plaintext, total, chunk_sizes[i], window, &source,
+                                       &liveness);
+            printf("%-10s %10zu %12.1f %12llu %11d\n", plaintext ? "plaintext" : "CURVE",
+                   chunk_sizes[i] >> 10, rate, (unsigned long long)liveness.heartbeats,
+                   liveness.dead_peers);
             fflush(stdout);
-            if (chunk_sizes[i] == (1u << 20))
-                *(plaintext ? &plain_default : &curve_default) = rate;
+            if (chunk_sizes[i] == PROTO_DEFAULT_CHUNK && plaintext)
+                plain_default = rate;
+            if (chunk_sizes[i] == PROTO_DEFAULT_CHUNK && !plaintext) {
+                curve_default = rate;
+                curve_liveness = liveness;
+            }
         }
     }
-    printf("\ntarget: CURVE >= 125 MB/s (1 Gbit/s); the JSON reports the 1 MiB default chunk\n");
+    printf("\nheartbeats: sent every 1000 ms, counted while the object was in transit\n");
+    printf("target: CURVE >= 125 MB/s (1 Gbit/s); the JSON reports the 1 MiB default chunk\n");
     printf("{\"bench\":\"transport\",\"curve_mb_per_s\":%.1f,\"plain_mb_per_s\":%.1f,"
-           "\"chunk_bytes\":%u,\"megabytes\":%ld}\n", curve_default, plain_default, 1u << 20,
-           megabytes);
+           "\"chunk_bytes\":%u,\"megabytes\":%ld,\"curve_heartbeats\":%llu,"
+           "\"curve_dead_peers\":%d}\n", curve_default, plain_default, PROTO_DEFAULT_CHUNK,
+           megabytes, (unsigned long long)curve_liveness.heartbeats, curve_liveness.dead_peers);
     free(source.pattern);
     return curve_default > 0 && plain_default > 0 ? 0 : 1;
 }

@@ -33,6 +33,10 @@ int object_generator_read(void *context, uint64_t offset, uint8_t *buffer, size_
                           fl_error *err)
 {
     object_generator *generator = context;
+    if (generator->hook != NULL && generator->hook_at > 0 && offset + length > generator->hook_at) {
+        generator->hook_at = 0;
+        generator->hook(generator->hook_context);
+    }
     if (offset + length > generator->cancel_at) {
         generator->cancel_at = UINT64_MAX;
         return fl_error_set(err, FL_ECANCELED, "test reader: canceled at offset %llu",

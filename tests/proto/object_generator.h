@@ -15,6 +15,10 @@ typedef struct object_generator {
     uint64_t seed;
     uint64_t cancel_at;  /* the reader fails once at this offset; UINT64_MAX: never */
     uint64_t bytes_read;
+    /* Called once, before the first read that reaches hook_at (0: never). */
+    void (*hook)(void *hook_context);
+    void *hook_context;
+    uint64_t hook_at;
 } object_generator;
 
 /* A proto_object_reader; context is an object_generator. */

@@ -140,7 +140,12 @@ static void test_window_limits_in_flight(void **state)
     pair p;
     pair_init(&p, 100000, 1000, 3);
     Fedlora__ObjectChunk chunk = FEDLORA__OBJECT_CHUNK__INIT;
-    bool ready = false;
+    bool ready = true;
+
+    /* Nothing goes out before the receiver said where to start. */
+    assert_int_equal(proto_chunk_sender_next(p.sender, &chunk, &ready, NULL), FL_OK);
+    assert_false(ready);
+    exchange_query(&p);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(proto_chunk_sender_next(p.sender, &chunk, &ready, NULL), FL_OK);
         assert_true(ready);
@@ -204,6 +209,7 @@ static void test_wrong_hash_rejected(void **state)
                                               NULL), FL_OK);
 
     /* The announced hash differs from the one the last chunk carries. */
+    exchange_query(&p);
     fl_error err = {0};
     int result = FL_OK;
     for (int i = 0; i < 3 && result == FL_OK; i++) {
@@ -225,6 +231,7 @@ static void test_corrupted_data_rejected(void **state)
     (void)state;
     pair p;
     pair_init(&p, 2000, 1000, 4);
+    exchange_query(&p);
     fl_error err = {0};
     int result = FL_OK;
     for (int i = 0; i < 2; i++) {

@@ -1,4 +1,5 @@
 /* Tests of envelope encoding, decoding and field validation. */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,6 +138,39 @@ static void test_garbage_rejected(void **state)
     assert_int_equal(proto_decode_envelope(garbage, (size_t)PROTO_MAX_FRAME + 1, &decoded, &err),
                      FL_ERANGE);
     assert_non_null(strstr(err.msg, "exceeds the limit"));
+}
+
+static void test_non_canonical_rejected(void **state)
+{
+    (void)state;
+    proto_fixture f;
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HEARTBEAT);
+    size_t length;
+    uint8_t *bytes = pack_unchecked(&f, &length);
+
+    /* The sender "hospital-a" becomes "hosp\0tal-a", which protobuf-c would cut to "hosp". */
+    uint8_t *name = memmem(bytes, length, "hospital-a", 10);
+    assert_non_null(name);
+    name[4] = '\0';
+    Fedlora__Envelope *decoded = NULL;
+    fl_error err = {0};
+    assert_int_equal(proto_decode_envelope(bytes, length, &decoded, &err), FL_EFORMAT);
+    assert_non_null(strstr(err.msg, "a string contains a NUL byte"));
+    assert_null(decoded);
+
+    /* The sequence field (6, varint 7) appended again would silently replace the first. */
+    name[4] = 'i';
+    uint8_t *longer = malloc(length + 2);
+    assert_non_null(longer);
+    memcpy(longer, bytes, length);
+    longer[length] = 6 << 3;
+    longer[length + 1] = 9;
+    assert_int_equal(proto_decode_envelope(longer, length + 2, &decoded, &err), FL_EFORMAT);
+    assert_non_null(strstr(err.msg, "re-encodes to"));
+    assert_int_equal(proto_decode_envelope(bytes, length, &decoded, &err), FL_OK);
+    proto_envelope_free(&decoded);
+    free(longer);
+    free(bytes);
 }
 
 static void test_envelope_fields_rejected(void **state)
@@ -282,6 +316,14 @@ static void test_optimizer_and_secagg_rejected(void **state)
     (void)state;
     proto_fixture f;
     const Fedlora__Envelope__BodyCase job = FEDLORA__ENVELOPE__BODY_JOB;
+
+    proto_fixture_init(&f, job);
+    f.job.server_optimizer = NULL;
+    expect_rejected(&f, FL_EFORMAT, "required field job.server_optimizer is missing");
+
+    proto_fixture_init(&f, job);
+    f.job.secagg = NULL;
+    expect_rejected(&f, FL_EFORMAT, "required field job.secagg is missing");
 
     proto_fixture_init(&f, job);
     f.optimizer.kind = (Fedlora__ServerOptimizerKind)5;
@@ -479,6 +521,31 @@ static void test_reports_rejected(void **state)
     expect_rejected(&f, FL_ERANGE, "error.code = 99");
 }
 
+static void test_unknown_fields_rejected(void **state)
+{
+    (void)state;
+    uint8_t value = 1;
+    ProtobufCMessageUnknownField unknown = {
+        .tag = 99, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT, .len = 1, .data = &value};
+
+    proto_fixture f;
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HEARTBEAT);
+    f.envelope.base.n_unknown_fields = 1;
+    f.envelope.base.unknown_fields = &unknown;
+    expect_rejected(&f, FL_EFORMAT, "envelope contains 1 fields with numbers this protocol "
+                                    "version does not define (the first is 99)");
+
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_JOB);
+    f.secagg.base.n_unknown_fields = 1;
+    f.secagg.base.unknown_fields = &unknown;
+    expect_rejected(&f, FL_EFORMAT, "envelope.job.secagg contains 1 fields");
+
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_SHARE_KEYS);
+    f.shares[1].base.n_unknown_fields = 1;
+    f.shares[1].base.unknown_fields = &unknown;
+    expect_rejected(&f, FL_EFORMAT, "envelope.share_keys.shares contains 1 fields");
+}
+
 static void test_utf8_validator(void **state)
 {
     (void)state;
@@ -497,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_decoded_fields_match),
         cmocka_unit_test(test_large_offsets_survive),
         cmocka_unit_test(test_garbage_rejected),
+        cmocka_unit_test(test_non_canonical_rejected),
         cmocka_unit_test(test_envelope_fields_rejected),
         cmocka_unit_test(test_empty_job_allowed_for_hello),
         cmocka_unit_test(test_hello_fields_rejected),
@@ -506,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_chunk_fields_rejected),
         cmocka_unit_test(test_secagg_messages_rejected),
         cmocka_unit_test(test_reports_rejected),
+        cmocka_unit_test(test_unknown_fields_rejected),
         cmocka_unit_test(test_utf8_validator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "object_generator.h"
 #include "proto_transfer.h"
@@ -104,6 +105,7 @@ typedef struct transfer_setup {
     receiver_side side;
     pthread_t thread;
     proto_link *client;
+    bool restarted;
 } transfer_setup;
 
 static void setup_start(transfer_setup *t)
@@ -255,11 +257,367 @@ static void test_interrupted_transfer_resumes(void **state)
     proto_chunk_sender_destroy(&sender);
 }
 
+/* Restarts the coordinator side: new server link on the same port, new receiver. */
+static void restart_coordinator(void *context)
+{
+    transfer_setup *t = context;
+    atomic_store(&t->side.stop, 1);
+    pthread_join(t->thread, NULL);
+    char endpoint[256];
+    snprintf(endpoint, sizeof(endpoint), "%s", proto_link_endpoint(t->fixture.server));
+    proto_link_destroy(&t->fixture.server);
+    proto_chunk_receiver_destroy(&t->side.receiver);
+
+    /* libzmq closes the old socket in its I/O thread, so the port frees up shortly. */
+    int status = FL_ENET;
+    fl_error err = {0};
+    for (int i = 0; i < 1000 && status == FL_ENET; i++) {
+        status = proto_server_new(t->fixture.context, t->fixture.zap, endpoint,
+                                  t->fixture.server_keys.public_key,
+                                  t->fixture.server_keys.secret_key, "coordinator",
+                                  &t->fixture.options, &t->fixture.server, &err);
+        if (status != FL_OK)
+            zmq_poll(NULL, 0, 10);
+    }
+    assert_int_equal(status, FL_OK);
+    assert_int_equal(proto_link_set_job(t->fixture.server, "job-1", 1, NULL), FL_OK);
+
+    /* The restarted coordinator lost what it had received: its sink starts empty. */
+    memset(&t->sink, 0, sizeof(t->sink));
+    t->sink.generator.seed = t->generator.seed;
+    assert_int_equal(proto_chunk_receiver_new(OBJECT_ID, UINT64_MAX, NULL,
+                                              object_check_sink_write, &t->sink,
+                                              &t->side.receiver, NULL), FL_OK);
+    t->side.server = t->fixture.server;
+    atomic_store(&t->side.stop, 0);
+    t->restarted = true;
+    assert_int_equal(pthread_create(&t->thread, NULL, receiver_thread, &t->side), 0);
+}
+
+static void test_coordinator_restart_mid_transfer(void **state)
+{
+    (void)state;
+    uint64_t total = (uint64_t)24 * CHUNK_SIZE + 777;
+    transfer_setup t;
+    setup_start(&t);
+    t.generator.hook = restart_coordinator;
+    t.generator.hook_context = &t;
+    t.generator.hook_at = total / 2;
+
+    proto_chunk_sender *sender = NULL;
+    assert_int_equal(proto_chunk_sender_new(OBJECT_ID, total, CHUNK_SIZE, WINDOW,
+                                            object_generator_read, &t.generator, &sender, NULL),
+                     FL_OK);
+    proto_transfer_options options;
+    proto_transfer_options_default(&options);
+    options.masked_input = true;
+    options.status_timeout_ms = 300;
+    t.client = connect_agent(&t);
+    fl_error err = {0};
+    int status = proto_link_send_object(t.client, NULL, sender, &options, NULL, NULL, &err);
+    if (status != FL_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(status, FL_OK);
+    setup_stop(&t);
+
+    if (t.side.status != FL_OK)
+        print_error("receiver: %s\n", t.side.error);
+    assert_int_equal(t.side.status, FL_OK);
+    assert_true(t.restarted);
+
+    /* The new coordinator asked for everything again and got it intact. */
+    assert_int_equal(t.sink.bytes, total);
+    assert_false(t.sink.mismatch);
+    assert_true(t.generator.bytes_read > total);
+    proto_chunk_sender_destroy(&sender);
+}
+
+static void test_changed_bytes_stop_sender(void **state)
+{
+    (void)state;
+    uint64_t total = (uint64_t)20 * CHUNK_SIZE;
+    transfer_setup t;
+    setup_start(&t);
+    t.generator.cancel_at = total / 2;
+    proto_chunk_sender *sender = NULL;
+    assert_int_equal(proto_chunk_sender_new(OBJECT_ID, total, CHUNK_SIZE, WINDOW,
+                                            object_generator_read, &t.generator, &sender, NULL),
+                     FL_OK);
+    proto_transfer_options options;
+    proto_transfer_options_default(&options);
+    options.masked_input = true;
+    t.client = connect_agent(&t);
+    fl_error err = {0};
+    assert_int_equal(proto_link_send_object(t.client, NULL, sender, &options, NULL, NULL, &err),
+                     FL_ECANCELED);
+    assert_true(proto_chunk_sender_acknowledged(sender) > 0);
+    proto_chunk_sender_destroy(&sender);
+
+    /* A restarted agent resumes, but its reader now returns other bytes. */
+    t.generator.seed = 8;
+    assert_int_equal(proto_chunk_sender_new(OBJECT_ID, total, CHUNK_SIZE, WINDOW,
+                                            object_generator_read, &t.generator, &sender, NULL),
+                     FL_OK);
+    int status = proto_link_send_object(t.client, NULL, sender, &options, NULL, NULL, &err);
+    setup_stop(&t);
+
+    /* The receiver's hash check fails and its Error stops the sender at once. */
+    assert_int_equal(status, FL_ECRYPTO);
+    assert_non_null(strstr(err.msg, "coordinator rejected it"));
+    assert_non_null(strstr(err.msg, "does not match the hash its sender announced"));
+    assert_int_equal(t.side.status, FL_ECRYPTO);
+    assert_true(t.sink.mismatch);
+    proto_chunk_sender_destroy(&sender);
+}
+
+/* An agent that downloads the global adapter in its own thread. */
+typedef struct downloader {
+    proto_link *client;
+    proto_chunk_receiver *receiver;
+    object_check_sink sink;
+    atomic_int stop;
+    int status;
+    char error[1024];
+} downloader;
+
+static void *download_thread(void *arg)
+{
+    downloader *agent = arg;
+    while (!atomic_load(&agent->stop)) {
+        fl_error err = {0};
+        int status = proto_link_tick(agent->client, NULL, NULL, &err);
+        proto_message message;
+        if (status == FL_OK && proto_link_recv(agent->client, 20, &message, &err) == FL_OK) {
+            bool handled = false;
+            status = proto_link_receive_chunk(agent->client, agent->receiver, &message, &handled,
+                                              &err);
+            proto_message_release(&message);
+        }
+        if (status != FL_OK && agent->status == FL_OK) {
+            agent->status = status;
+            snprintf(agent->error, sizeof(agent->error), "%s", err.msg);
+        }
+    }
+    return NULL;
+}
+
+static void test_adapter_sent_to_sites_at_once(void **state)
+{
+    (void)state;
+    enum { SITES = 3 };
+    const char *names[SITES] = {"hospital-a", "hospital-b", "hospital-c"};
+    uint64_t total = (uint64_t)8 << 20;
+    proto_link_options options;
+    proto_link_options_default(&options);
+    options.heartbeat_interval_ms = 10;
+    transport_fixture f;
+    transport_fixture_start(&f, &options);
+    assert_int_equal(proto_link_set_job(f.server, "job-1", 1, NULL), FL_OK);
+
+    object_generator generator = {.seed = 99, .cancel_at = UINT64_MAX};
+    uint8_t expected[PROTO_HASH_BYTES];
+    object_generator_hash(&generator, total, expected);
+
+    /* Each site announces itself and waits for the adapter with its known hash. */
+    downloader agents[SITES];
+    pthread_t threads[SITES];
+    proto_chunk_sender *senders[SITES];
+    object_generator readers[SITES];
+    for (int i = 0; i < SITES; i++) {
+        memset(&agents[i], 0, sizeof(agents[i]));
+        transport_keys keys;
+        transport_keys_generate(&keys);
+        assert_int_equal(proto_zap_allow(f.zap, keys.public_key, names[i], NULL), FL_OK);
+        agents[i].client = transport_client(&f, &keys, names[i]);
+        assert_int_equal(proto_link_set_job(agents[i].client, "job-1", 1, NULL), FL_OK);
+        agents[i].sink.generator = generator;
+        assert_int_equal(proto_chunk_receiver_new("adapter-r1", total, expected,
+                                                  object_check_sink_write, &agents[i].sink,
+                                                  &agents[i].receiver, NULL), FL_OK);
+        readers[i] = generator;
+        assert_int_equal(proto_chunk_sender_new("adapter-r1", total, 256u << 10, 4,
+                                                object_generator_read, &readers[i],
+                                                &senders[i], NULL), FL_OK);
+    }
+
+    /* The coordinator learns every site from its Hello, then starts the transfers. */
+    int known = 0;
+    int64_t deadline = proto_now_ms() + 10000;
+    while (known < SITES && proto_now_ms() < deadline) {
+        proto_message message;
+        if (proto_link_recv(f.server, 20, &message, NULL) == FL_OK) {
+            known += message.envelope->body_case == FEDLORA__ENVELOPE__BODY_HELLO;
+            proto_message_release(&message);
+        }
+    }
+    assert_int_equal(known, SITES);
+    for (int i = 0; i < SITES; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, download_thread, &agents[i]), 0);
+        assert_int_equal(proto_link_start_object(f.server, names[i], senders[i], NULL), FL_OK);
+    }
+
+    /* One loop pumps all three transfers. */
+    int complete = 0;
+    deadline = proto_now_ms() + 60000;
+    while (complete < SITES && proto_now_ms() < deadline) {
+        for (int i = 0; i < SITES; i++)
+            assert_int_equal(proto_link_pump_object(f.server, names[i], senders[i], false, NULL),
+                             FL_OK);
+        proto_message message;
+        if (proto_link_recv(f.server, 20, &message, NULL) == FL_OK) {
+            for (int i = 0; i < SITES; i++) {
+                bool handled = false;
+                assert_int_equal(proto_link_apply_status(senders[i], names[i], &message, &handled,
+                                                         NULL), FL_OK);
+            }
+            proto_message_release(&message);
+        }
+        complete = 0;
+        for (int i = 0; i < SITES; i++)
+            complete += proto_chunk_sender_complete(senders[i]);
+    }
+
+    for (int i = 0; i < SITES; i++) {
+        atomic_store(&agents[i].stop, 1);
+        pthread_join(threads[i], NULL);
+        if (agents[i].status != FL_OK)
+            print_error("%s: %s\n", names[i], agents[i].error);
+        assert_int_equal(agents[i].status, FL_OK);
+        assert_true(proto_chunk_receiver_complete(agents[i].receiver));
+        assert_memory_equal(proto_chunk_receiver_hash(agents[i].receiver), expected,
+                            PROTO_HASH_BYTES);
+        assert_int_equal(agents[i].sink.bytes, total);
+        assert_false(agents[i].sink.mismatch);
+        proto_chunk_receiver_destroy(&agents[i].receiver);
+        proto_chunk_sender_destroy(&senders[i]);
+        proto_link_destroy(&agents[i].client);
+    }
+    assert_int_equal(complete, SITES);
+    transport_fixture_stop(&f);
+}
+
+/* A site that uploads its masked input in its own thread. */
+typedef struct uploader {
+    proto_link *client;
+    proto_chunk_sender *sender;
+    object_generator reader;
+    int status;
+    char error[1024];
+} uploader;
+
+static void *upload_thread(void *arg)
+{
+    uploader *site = arg;
+    proto_transfer_options options;
+    proto_transfer_options_default(&options);
+    options.masked_input = true;
+    fl_error err = {0};
+    site->status = proto_link_send_object(site->client, NULL, site->sender, &options, NULL, NULL,
+                                          &err);
+    snprintf(site->error, sizeof(site->error), "%s", err.msg);
+    return NULL;
+}
+
+static void test_sites_upload_at_once(void **state)
+{
+    (void)state;
+    enum { SITES = 8 };
+    uint64_t total = (uint64_t)(UNDER_SANITIZER ? 4 : 16) << 20;
+    proto_link_options options;
+    proto_link_options_default(&options);
+    transport_fixture f;
+    transport_fixture_start(&f, &options);
+    assert_int_equal(proto_link_set_job(f.server, "job-1", 1, NULL), FL_OK);
+
+    /* Every site uploads an object with the same id; the coordinator keeps one receiver each. */
+    char names[SITES][32];
+    uploader sites[SITES];
+    object_check_sink sinks[SITES];
+    proto_chunk_receiver *receivers[SITES];
+    pthread_t threads[SITES];
+    for (int i = 0; i < SITES; i++) {
+        snprintf(names[i], sizeof(names[i]), "hospital-%d", i);
+        memset(&sites[i], 0, sizeof(sites[i]));
+        memset(&sinks[i], 0, sizeof(sinks[i]));
+        transport_keys keys;
+        transport_keys_generate(&keys);
+        assert_int_equal(proto_zap_allow(f.zap, keys.public_key, names[i], NULL), FL_OK);
+        sites[i].client = transport_client(&f, &keys, names[i]);
+        assert_int_equal(proto_link_set_job(sites[i].client, "job-1", 1, NULL), FL_OK);
+        sites[i].reader.seed = 1000 + (uint64_t)i;
+        sites[i].reader.cancel_at = UINT64_MAX;
+        sinks[i].generator = sites[i].reader;
+        assert_int_equal(proto_chunk_sender_new(OBJECT_ID, total, 256u << 10, WINDOW,
+                                                object_generator_read, &sites[i].reader,
+                                                &sites[i].sender, NULL), FL_OK);
+        assert_int_equal(proto_chunk_receiver_new(OBJECT_ID, total, NULL, object_check_sink_write,
+                                                  &sinks[i], &receivers[i], NULL), FL_OK);
+    }
+    long rss_before = peak_rss_kib();
+    for (int i = 0; i < SITES; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, upload_thread, &sites[i]), 0);
+
+    /* The coordinator's loop routes each message to the receiver of its sender. */
+    int complete = 0;
+    int64_t deadline = proto_now_ms() + 60000;
+    while (complete < SITES && proto_now_ms() < deadline) {
+        assert_int_equal(proto_link_tick(f.server, NULL, NULL, NULL), FL_OK);
+        proto_message message;
+        if (proto_link_recv(f.server, 20, &message, NULL) != FL_OK)
+            continue;
+        for (int i = 0; i < SITES; i++) {
+            if (strcmp(message.peer, names[i]) != 0)
+                continue;
+            bool handled = false;
+            fl_error err = {0};
+            int status = proto_link_receive_chunk(f.server, receivers[i], &message, &handled, &err);
+            if (status != FL_OK)
+                print_error("%s: %s\n", names[i], err.msg);
+            assert_int_equal(status, FL_OK);
+        }
+        proto_message_release(&message);
+        complete = 0;
+        for (int i = 0; i < SITES; i++)
+            complete += proto_chunk_receiver_complete(receivers[i]);
+    }
+
+    /* The final confirmations are already queued, so the uploads finish by themselves. */
+    for (int i = 0; i < SITES; i++)
+        pthread_join(threads[i], NULL);
+    long rss_growth_mib = (peak_rss_kib() - rss_before) / 1024;
+    print_message("%d sites sent %llu MiB each at once; peak RSS grew by %ld MiB\n", SITES,
+                  (unsigned long long)(total >> 20), rss_growth_mib);
+
+    for (int i = 0; i < SITES; i++) {
+        if (sites[i].status != FL_OK)
+            print_error("%s: %s\n", names[i], sites[i].error);
+        assert_int_equal(sites[i].status, FL_OK);
+        assert_true(proto_chunk_receiver_complete(receivers[i]));
+        assert_int_equal(sinks[i].bytes, total);
+        assert_false(sinks[i].mismatch);
+        proto_chunk_receiver_destroy(&receivers[i]);
+        proto_chunk_sender_destroy(&sites[i].sender);
+        proto_link_destroy(&sites[i].client);
+    }
+
+    /*
+     * The eight uploads together raise the process's peak RSS by less than two
+     * objects' worth; holding them would take eight.
+     */
+    if (!UNDER_SANITIZER)
+        assert_true(rss_growth_mib < (long)(2 * (total >> 20)) + 32);
+    transport_fixture_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_large_object_streamed),
         cmocka_unit_test(test_interrupted_transfer_resumes),
+        cmocka_unit_test(test_coordinator_restart_mid_transfer),
+        cmocka_unit_test(test_changed_bytes_stop_sender),
+        cmocka_unit_test(test_adapter_sent_to_sites_at_once),
+        cmocka_unit_test(test_sites_upload_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

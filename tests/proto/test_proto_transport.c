@@ -341,6 +341,18 @@ static void test_server_requires_zap(void **state)
     assert_int_equal(proto_zap_start(context, &second, &err), FL_EEXIST);
     assert_null(second);
     assert_int_equal(proto_zap_allow_z85(zap, "not a key", "hospital-a", &err), FL_EFORMAT);
+    assert_non_null(strstr(err.msg, "public key of hospital-a is not a Curve25519 key in Z85"));
+
+    /* A key from zmq_curve_keypair() decodes to the raw key libzmq uses. */
+    char public_z85[41];
+    char secret_z85[41];
+    uint8_t decoded[PROTO_KEY_BYTES];
+    char encoded[41];
+    assert_int_equal(zmq_curve_keypair(public_z85, secret_z85), 0);
+    assert_int_equal(proto_key_from_z85(public_z85, "test key", decoded, NULL), FL_OK);
+    assert_non_null(zmq_z85_encode(encoded, decoded, sizeof(decoded)));
+    assert_string_equal(encoded, public_z85);
+    assert_int_equal(proto_zap_allow_z85(zap, public_z85, "hospital-a", NULL), FL_OK);
     proto_zap_stop(&zap);
     assert_null(zap);
     zmq_ctx_term(context);
