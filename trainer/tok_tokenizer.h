@@ -9,7 +9,9 @@
  *     merges by rank, `ignore_merges`, NFC when the file's normalizer asks;
  *   - SentencePiece-style BPE (Llama 2, Mistral v0.1): `Prepend` and
  *     `Replace` normalizers (space to U+2581), BPE over the whole text and
- *     `byte_fallback` to <0xXX> tokens.
+ *     `byte_fallback` to <0xXX> tokens; or the newer layout of the same
+ *     models with a `Metaspace` pre-tokenizer (prepend_scheme always, first
+ *     or never; split) and decoder.
  * Added tokens (`added_tokens`) are matched, longest first, before
  * normalization and pre-tokenization. A `TemplateProcessing` post-processor
  * adds its BOS/EOS ids when TOK_ADD_SPECIAL is given.

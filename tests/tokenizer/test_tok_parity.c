@@ -1,7 +1,7 @@
 /*
  * Parity of fedlora's tokenizer with @lenml/tokenizers (the JavaScript port
  * of Hugging Face tokenizers) on the tokenizer.json files of Qwen3, Llama 3
- * and Llama 2: identical ids on an edge-case list, long lines, every
+ * and Llama 2, and Llama 2's rewritten with a Metaspace pre-tokenizer: identical ids on an edge-case list, long lines, every
  * PubMedQA context and every JMED question, with and without the
  * post-processor's special tokens; and decode(encode(text)) == text where
  * the tokenizer is lossless.
@@ -49,7 +49,8 @@ static int ensure_reference(void)
         DATA_DIR "/citrus/jmed.jsonl",
     };
     const char *outputs[] = {REFERENCE_DIR "/qwen3.jsonl", REFERENCE_DIR "/llama3.jsonl",
-                             REFERENCE_DIR "/llama2.jsonl"};
+                             REFERENCE_DIR "/llama2.jsonl",
+                             REFERENCE_DIR "/llama2-metaspace.jsonl"};
     double newest_input = 0, oldest_output = 1e300;
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
         if (mtime_of(inputs[i]) > newest_input)
@@ -118,7 +119,10 @@ static bool has_added_token(const tok_tokenizer *tok, const tok_ids *ids)
 static void check_model(const char *model)
 {
     char path[1024];
-    tok_test_model_path(model, path, sizeof(path));
+    if (strcmp(model, "llama2-metaspace") == 0)
+        snprintf(path, sizeof(path), "%s/llama2-metaspace.tokenizer.json", REFERENCE_DIR);
+    else
+        tok_test_model_path(model, path, sizeof(path));
     tok_tokenizer *tok = NULL;
     fl_error err = {0};
     int rc = tok_load(path, &tok, &err);
@@ -159,9 +163,16 @@ static void check_model(const char *model)
             plain_mismatches++ < MAX_REPORTED)
             report(model, lines, "plain", json_object_get(record, "plain"), &plain);
 
-        /* SentencePiece-style tokenizers prepend U+2581 to each text section,
-           so text with added tokens inside does not round-trip. */
-        bool lossless = strcmp(model, "llama2") != 0 || !has_added_token(tok, &plain);
+        /* The Prepend normalizer puts U+2581 before every text section, so
+           text with added tokens inside does not round-trip; Metaspace with
+           prepend_scheme "first" adds none before a leading space, whose
+           loss the decoder's Strip then undoes. */
+        const char *raw = json_string_value(text);
+        bool lossless = true;
+        if (strcmp(model, "llama2") == 0)
+            lossless = !has_added_token(tok, &plain);
+        if (strcmp(model, "llama2-metaspace") == 0)
+            lossless = raw[0] != ' ';
         if (lossless) {
             char *decoded = NULL;
             size_t decoded_length = 0;
@@ -212,6 +223,12 @@ static void test_parity_llama2(void **state)
     check_model("llama2");
 }
 
+static void test_parity_metaspace(void **state)
+{
+    (void)state;
+    check_model("llama2-metaspace");
+}
+
 int main(void)
 {
     if (!tok_test_models_present())
@@ -224,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_parity_qwen3),
         cmocka_unit_test(test_parity_llama3),
         cmocka_unit_test(test_parity_llama2),
+        cmocka_unit_test(test_parity_metaspace),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
