@@ -6,8 +6,9 @@
  * between two special tokens independently, so the ids equal those of
  * encoding the whole rendered conversation. Where a run switches between
  * prompt and trained text, the boundary is the number of leading ids that
- * the prompt part alone shares with the whole run; a token that straddles
- * the boundary counts as prompt.
+ * the earlier parts alone share with the whole run. A token that straddles
+ * the boundary goes with the later part, so "▁Rest" (the space before a
+ * Llama 2 reply merged with its first word) is trained on.
  */
 #include "chat_format.h"
 
