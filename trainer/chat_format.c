@@ -165,6 +165,23 @@ int chat_detect(const tok_tokenizer *tok, const char *config_path, chat_family *
     return FL_OK;
 }
 
+int chat_resolve(const tok_tokenizer *tok, const char *tokenizer_path, const char *override,
+                 chat_family *out, fl_error *err)
+{
+    *out = CHAT_UNKNOWN;
+    if (override != NULL) {
+        if (chat_family_parse(override, out) != FL_OK)
+            return fl_error_set(err, FL_EINVAL,
+                                "chat format '%s' is unknown; use chatml, llama3 or llama2",
+                                override);
+        return FL_OK;
+    }
+    char config[4096];
+    if (chat_config_path(tokenizer_path, config, sizeof(config)) != FL_OK)
+        return fl_error_set(err, FL_ERANGE, "%s: path too long", tokenizer_path);
+    return chat_detect(tok, config, out, err);
+}
+
 /* Building */
 
 static void add_text(builder *b, const char *text, size_t length, bool train)

@@ -65,6 +65,15 @@ int chat_detect(const tok_tokenizer *tok, const char *config_path, chat_family *
                 fl_error *err) FL_WARN_UNUSED;
 
 /*
+ * Chooses the family for a model: the name in override ("chatml", "llama3",
+ * "llama2") when not NULL, else chat_detect with the tokenizer_config.json
+ * beside tokenizer_path. Fails with FL_EINVAL for an unknown override name
+ * and as chat_detect does otherwise; err says how to choose.
+ */
+int chat_resolve(const tok_tokenizer *tok, const char *tokenizer_path, const char *override,
+                 chat_family *out, fl_error *err) FL_WARN_UNUSED;
+
+/*
  * Writes the path of the tokenizer_config.json beside tokenizer_path into
  * out (size bytes). Returns FL_ERANGE when it does not fit.
  */
