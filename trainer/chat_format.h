@@ -9,7 +9,7 @@
  *                         (content trimmed, as Llama 3's template does)
  *   CHAT_LLAMA2 ([INST]): per user/assistant exchange
  *                         S<s> "[INST] " [<<SYS>>\n system \n<</SYS>>\n\n] user " [/INST] "
- *                         assistant " " S</s>
+ *                         assistant " " S</s>   (contents trimmed, as Llama 2's template does)
  * Only assistant messages are trained on: their content and the end-of-turn
  * token that follows (<|im_end|>, <|eot_id|> or </s>), so the model learns
  * to stop. Everything else is prompt.
