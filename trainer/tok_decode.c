@@ -1,6 +1,6 @@
 /*
  * tok_decode.c - token ids to text through the decoder chain of
- * tokenizer.json (ByteLevel, Replace, ByteFallback, Fuse, Strip). Each step
+ * tokenizer.json (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace). Each step
  * maps a list of strings to a new list, as in Hugging Face tokenizers; the
  * result is their concatenation.
  */

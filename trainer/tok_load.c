@@ -52,7 +52,7 @@ static bool flag(const json_t *object, const char *key)
     return json_is_true(json_object_get(object, key));
 }
 
-/* Reads a {"String": s} pattern; a {"Regex": r} pattern is rejected unless regex_ok. */
+/* Reads a {"String": s} pattern; a {"Regex": r} pattern is rejected. */
 static int read_literal_pattern(load_ctx *ctx, const char *where, const json_t *object,
                                 char **out, size_t *length)
 {
@@ -80,7 +80,7 @@ static int compile_regex(load_ctx *ctx, const char *where, const char *pattern, 
         return fl_error_set(ctx->err, FL_EFORMAT, "%s: %s: regex invalid at offset %zu: %s",
                             ctx->path, where, (size_t)offset, (const char *)text);
     }
-    /* JIT makes matching several times faster; without it PCRE2 interprets. */
+    /* JIT is optional: where PCRE2 was built without it, pcre2_match interprets. */
     (void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
     return FL_OK;
 }
