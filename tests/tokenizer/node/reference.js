@@ -7,7 +7,9 @@
 //       ids with the post-processor's special tokens, plain without. The
 //       model llama2-metaspace is Llama 2's tokenizer rewritten to the newer
 //       layout (Metaspace pre-tokenizer, prepend_scheme "first", no
-//       normalizer); its tokenizer.json is written to OUT_DIR too.
+//       normalizer); qwen3-gpt2 is Qwen3's with GPT-2's pre-tokenizer
+//       (ByteLevel with use_regex). Their tokenizer.json files are written to
+//       OUT_DIR too.
 //   node reference.js bench DATA_DIR MODEL
 //       encodes the real text once and prints {"model", "bytes", "seconds"}.
 //
@@ -70,6 +72,22 @@ function metaspaceVariant(outDir) {
     return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
 }
 
+// Qwen3's tokenizer with the GPT-2 pre-tokenizer: ByteLevel splitting with its
+// own regex instead of a Split step.
+function gpt2Variant(outDir) {
+    const dir = path.dirname(require.resolve(MODELS.qwen3 + "/models/tokenizer.json"));
+    const json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+    const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+    json.pre_tokenizer = {
+        type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true,
+    };
+    fs.writeFileSync(path.join(outDir, "qwen3-gpt2.tokenizer.json"), JSON.stringify(json));
+    const { TokenizerLoader } = require("@lenml/tokenizers");
+    return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+}
+
+const VARIANTS = { "llama2-metaspace": metaspaceVariant, "qwen3-gpt2": gpt2Variant };
+
 function load(model) {
     return require(MODELS[model]).fromPreTrained();
 }
@@ -78,8 +96,8 @@ function dump(dataDir, edgeCasesPath, outDir) {
     const edge = JSON.parse(fs.readFileSync(edgeCasesPath, "utf8"));
     const inputs = edge.concat(longLines(), realTexts(dataDir));
     fs.mkdirSync(outDir, { recursive: true });
-    for (const model of Object.keys(MODELS).concat(["llama2-metaspace"])) {
-        const tokenizer = model === "llama2-metaspace" ? metaspaceVariant(outDir) : load(model);
+    for (const model of Object.keys(MODELS).concat(Object.keys(VARIANTS))) {
+        const tokenizer = model in VARIANTS ? VARIANTS[model](outDir) : load(model);
         const lines = inputs.map((text) =>
             JSON.stringify({
                 text,
