@@ -1,8 +1,9 @@
 /*
  * Parity of fedlora's tokenizer with @lenml/tokenizers (the JavaScript port
  * of Hugging Face tokenizers) on the tokenizer.json files of Qwen3, Llama 3
- * and Llama 2, plus two rewrites: Llama 2's with a Metaspace pre-tokenizer
- * and Qwen3's with GPT-2's ByteLevel regex. The ids must be identical on an
+ * and Llama 2, plus three rewrites: Llama 2's with a Metaspace
+ * pre-tokenizer, Qwen3's with GPT-2's ByteLevel regex and Llama 3's with an
+ * NFKC normalizer. The ids must be identical on an
  * edge-case list, long lines, every PubMedQA context and every JMED
  * question, with and without the post-processor's special tokens, and
  * decode(encode(text)) must equal text where the tokenizer is lossless.
@@ -52,7 +53,8 @@ static int ensure_reference(void)
     const char *outputs[] = {REFERENCE_DIR "/qwen3.jsonl", REFERENCE_DIR "/llama3.jsonl",
                              REFERENCE_DIR "/llama2.jsonl",
                              REFERENCE_DIR "/llama2-metaspace.jsonl",
-                             REFERENCE_DIR "/qwen3-gpt2.jsonl"};
+                             REFERENCE_DIR "/qwen3-gpt2.jsonl",
+                             REFERENCE_DIR "/llama3-nfkc.jsonl"};
     double newest_input = 0, oldest_output = 1e300;
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
         if (mtime_of(inputs[i]) > newest_input)
@@ -102,11 +104,13 @@ static bool ids_equal(const json_t *expected, const tok_ids *got)
     return true;
 }
 
-/* The text decoding should give back: NFC for Qwen, the text itself otherwise. */
+/* The text decoding should give back: the normalized text, or the text itself. */
 static char *expected_roundtrip(const char *model, const char *text)
 {
     if (strncmp(model, "qwen3", 5) == 0)
         return (char *)utf8proc_NFC((const utf8proc_uint8_t *)text);
+    if (strcmp(model, "llama3-nfkc") == 0)
+        return (char *)utf8proc_NFKC((const utf8proc_uint8_t *)text);
     return strdup(text);
 }
 
@@ -237,6 +241,12 @@ static void test_parity_gpt2_regex(void **state)
     check_model("qwen3-gpt2");
 }
 
+static void test_parity_nfkc(void **state)
+{
+    (void)state;
+    check_model("llama3-nfkc");
+}
+
 int main(void)
 {
     if (!tok_test_models_present())
@@ -251,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_parity_llama2),
         cmocka_unit_test(test_parity_metaspace),
         cmocka_unit_test(test_parity_gpt2_regex),
+        cmocka_unit_test(test_parity_nfkc),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -8,8 +8,8 @@
 //       model llama2-metaspace is Llama 2's tokenizer rewritten to the newer
 //       layout (Metaspace pre-tokenizer, prepend_scheme "first", no
 //       normalizer); qwen3-gpt2 is Qwen3's with GPT-2's pre-tokenizer
-//       (ByteLevel with use_regex). Their tokenizer.json files are written to
-//       OUT_DIR too.
+//       (ByteLevel with use_regex); llama3-nfkc is Llama 3's with an NFKC
+//       normalizer. Their tokenizer.json files are written to OUT_DIR too.
 //   node reference.js bench DATA_DIR MODEL
 //       encodes the real text once and prints {"model", "bytes", "seconds"}.
 //
@@ -86,7 +86,22 @@ function gpt2Variant(outDir) {
     return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
 }
 
-const VARIANTS = { "llama2-metaspace": metaspaceVariant, "qwen3-gpt2": gpt2Variant };
+// Llama 3's tokenizer with an NFKC normalizer, for the compatibility forms.
+function nfkcVariant(outDir) {
+    const dir = path.dirname(require.resolve(MODELS.llama3 + "/models/tokenizer.json"));
+    const json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+    const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+    json.normalizer = { type: "NFKC" };
+    fs.writeFileSync(path.join(outDir, "llama3-nfkc.tokenizer.json"), JSON.stringify(json));
+    const { TokenizerLoader } = require("@lenml/tokenizers");
+    return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+}
+
+const VARIANTS = {
+    "llama2-metaspace": metaspaceVariant,
+    "qwen3-gpt2": gpt2Variant,
+    "llama3-nfkc": nfkcVariant,
+};
 
 function load(model) {
     return require(MODELS[model]).fromPreTrained();
