@@ -52,19 +52,13 @@ static int read_options(const cli_args *args, const tok_tokenizer *tok, const ch
     options->seq_len = (int)value;
 
     const char *chat = option(args, "chat-format");
-    if (chat != NULL) {
-        if (chat_family_parse(chat, &options->chat) != FL_OK) {
-            fprintf(stderr, "fedlora data stats: --chat-format '%s' is not one of chatml, "
-                            "llama3, llama2\n", chat);
-            return 2;
-        }
-        return 0;
+    fl_error err = {0};
+    int rc = chat_resolve(tok, tokenizer, chat, &options->chat, &err);
+    if (rc != FL_OK && chat != NULL) {
+        fprintf(stderr, "fedlora data stats: --chat-format: %s\n", err.msg);
+        return 2;
     }
     /* Undetected is fine for text records; other formats then report it per line. */
-    char config[4096];
-    if (chat_config_path(tokenizer, config, sizeof(config)) == FL_OK &&
-        chat_detect(tok, config, &options->chat, NULL) != FL_OK)
-        options->chat = CHAT_UNKNOWN;
     return 0;
 }
 

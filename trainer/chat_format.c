@@ -6,8 +6,9 @@
  * between two special tokens independently, so the ids equal those of
  * encoding the whole rendered conversation. Where a run switches between
  * prompt and trained text, the boundary is the number of leading ids that
- * the prompt part alone shares with the whole run; a token that straddles
- * the boundary counts as prompt.
+ * the earlier parts alone share with the whole run. A token that straddles
+ * the boundary goes with the later part, so "▁Rest" (the space before a
+ * Llama 2 reply merged with its first word) is trained on.
  */
 #include "chat_format.h"
 
@@ -162,6 +163,23 @@ int chat_detect(const tok_tokenizer *tok, const char *config_path, chat_family *
                             "llama2",
                             config_path != NULL ? config_path : "tokenizer");
     return FL_OK;
+}
+
+int chat_resolve(const tok_tokenizer *tok, const char *tokenizer_path, const char *override,
+                 chat_family *out, fl_error *err)
+{
+    *out = CHAT_UNKNOWN;
+    if (override != NULL) {
+        if (chat_family_parse(override, out) != FL_OK)
+            return fl_error_set(err, FL_EINVAL,
+                                "chat format '%s' is unknown; use chatml, llama3 or llama2",
+                                override);
+        return FL_OK;
+    }
+    char config[4096];
+    if (chat_config_path(tokenizer_path, config, sizeof(config)) != FL_OK)
+        return fl_error_set(err, FL_ERANGE, "%s: path too long", tokenizer_path);
+    return chat_detect(tok, config, out, err);
 }
 
 /* Building */

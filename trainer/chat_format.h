@@ -9,7 +9,7 @@
  *                         (content trimmed, as Llama 3's template does)
  *   CHAT_LLAMA2 ([INST]): per user/assistant exchange
  *                         S<s> "[INST] " [<<SYS>>\n system \n<</SYS>>\n\n] user " [/INST] "
- *                         assistant " " S</s>
+ *                         assistant " " S</s>   (contents trimmed, as Llama 2's template does)
  * Only assistant messages are trained on: their content and the end-of-turn
  * token that follows (<|im_end|>, <|eot_id|> or </s>), so the model learns
  * to stop. Everything else is prompt.
@@ -63,6 +63,15 @@ int chat_family_parse(const char *name, chat_family *out) FL_WARN_UNUSED;
  */
 int chat_detect(const tok_tokenizer *tok, const char *config_path, chat_family *out,
                 fl_error *err) FL_WARN_UNUSED;
+
+/*
+ * Chooses the family for a model: the name in override ("chatml", "llama3",
+ * "llama2") when not NULL, else chat_detect with the tokenizer_config.json
+ * beside tokenizer_path. Fails with FL_EINVAL for an unknown override name
+ * and as chat_detect does otherwise; err says how to choose.
+ */
+int chat_resolve(const tok_tokenizer *tok, const char *tokenizer_path, const char *override,
+                 chat_family *out, fl_error *err) FL_WARN_UNUSED;
 
 /*
  * Writes the path of the tokenizer_config.json beside tokenizer_path into

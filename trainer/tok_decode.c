@@ -1,6 +1,6 @@
 /*
  * tok_decode.c - token ids to text through the decoder chain of
- * tokenizer.json (ByteLevel, Replace, ByteFallback, Fuse, Strip). Each step
+ * tokenizer.json (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace). Each step
  * maps a list of strings to a new list, as in Hugging Face tokenizers; the
  * result is their concatenation.
  */
@@ -220,6 +220,18 @@ static void step_replace(const tok_decode_step *step, piece_list *in, piece_list
     }
 }
 
+/* Metaspace: the replacement becomes a space and the first token loses one leading space. */
+static void step_metaspace(const tok_decode_step *step, piece_list *in, piece_list *out)
+{
+    step_replace(step, in, out);
+    if (step->start && out->count > 0 && out->items[0].length > 0 &&
+        out->items[0].text[0] == ' ') {
+        piece *first = &out->items[0];
+        memmove(first->text, first->text + 1, first->length);
+        first->length--;
+    }
+}
+
 static void step_fuse(piece_list *in, piece_list *out)
 {
     byte_buffer text = {0};
@@ -291,6 +303,9 @@ int tok_decode(const tok_tokenizer *tok, const int32_t *ids, size_t count, bool 
             break;
         case TOK_DEC_STRIP:
             step_strip(step, &list, &next);
+            break;
+        case TOK_DEC_METASPACE:
+            step_metaspace(step, &list, &next);
             break;
         }
         list_release(&list);

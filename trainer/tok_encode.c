@@ -342,6 +342,68 @@ static void encode_words(tok_tokenizer *tok, const char *piece, size_t length, t
     tok_bpe_piece(tok, piece + start, length - start, out);
 }
 
+/*
+ * Applies the Metaspace pre-tokenizer's text change: spaces become the
+ * replacement, which is also put in front unless the section already starts
+ * with it (prepend "always", or "first" for a section at offset 0 of the
+ * input). Returns the new text in tok->meta_buffer.
+ */
+static const char *apply_metaspace(tok_tokenizer *tok, const char *text, size_t *length,
+                                   size_t offset)
+{
+    const tok_metaspace *meta = &tok->metaspace;
+    size_t n = meta->replacement_length;
+    size_t spaces = 0;
+    for (size_t i = 0; i < *length; i++)
+        spaces += text[i] == ' ';
+    char *out = reserve(&tok->meta_buffer, &tok->meta_capacity, *length + (spaces + 1) * n + 1);
+
+    size_t used = 0;
+    bool starts = (*length > 0 && text[0] == ' ') ||
+                  (*length >= n && memcmp(text, meta->replacement, n) == 0);
+    if (!starts && (meta->prepend == TOK_PREPEND_ALWAYS ||
+                    (meta->prepend == TOK_PREPEND_FIRST && offset == 0))) {
+        memcpy(out, meta->replacement, n);
+        used = n;
+    }
+    for (size_t i = 0; i < *length; i++) {
+        if (text[i] == ' ') {
+            memcpy(out + used, meta->replacement, n);
+            used += n;
+        } else {
+            out[used++] = text[i];
+        }
+    }
+    *length = used;
+    return out;
+}
+
+/* Splits every span before each Metaspace replacement, so each word keeps its leading one. */
+static void split_before_replacement(tok_tokenizer *tok, const char *text, size_t *count)
+{
+    const tok_metaspace *meta = &tok->metaspace;
+    size_t n = meta->replacement_length;
+    size_t out_count = 0;
+    for (size_t s = 0; s < *count; s++) {
+        size_t start = tok->spans[s].start, end = start + tok->spans[s].length;
+        size_t word = start;
+        for (size_t i = start + 1; i + n <= end; i++) {
+            if (memcmp(text + i, meta->replacement, n) == 0) {
+                push_span(&tok->spans2, &out_count, &tok->span_capacity2, word, i - word);
+                word = i;
+            }
+        }
+        push_span(&tok->spans2, &out_count, &tok->span_capacity2, word, end - word);
+    }
+    struct tok_span *swap = tok->spans;
+    tok->spans = tok->spans2;
+    tok->spans2 = swap;
+    size_t capacity = tok->span_capacity;
+    tok->span_capacity = tok->span_capacity2;
+    tok->span_capacity2 = capacity;
+    *count = out_count;
+}
+
 /* Encodes one section of text that contains no added token; offset places it in messages. */
 static int encode_section(tok_tokenizer *tok, const char *text, size_t length, size_t offset,
                           tok_ids *out, fl_error *err)
@@ -354,9 +416,13 @@ static int encode_section(tok_tokenizer *tok, const char *text, size_t length, s
                             offset);
     if (length == 0)
         return FL_OK;
+    if (tok->metaspace.enabled)
+        text = apply_metaspace(tok, text, &length, offset);
 
     size_t count = 0;
     push_span(&tok->spans, &count, &tok->span_capacity, 0, length);
+    if (tok->metaspace.enabled && tok->metaspace.split)
+        split_before_replacement(tok, text, &count);
     for (size_t s = 0; s < tok->pretok_count; s++) {
         size_t error_offset = 0;
         int pcre_rc = split_spans(tok, &tok->pretok[s], text, &count, &error_offset);

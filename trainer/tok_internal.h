@@ -36,6 +36,18 @@ enum tok_pretok_kind {
     TOK_PRETOK_BYTE_REGEX, /* ByteLevel with use_regex: the GPT-2 split */
 };
 
+/* When a Metaspace pre-tokenizer puts the replacement (U+2581) in front of a section. */
+enum tok_prepend { TOK_PREPEND_NEVER, TOK_PREPEND_FIRST, TOK_PREPEND_ALWAYS };
+
+/* A Metaspace pre-tokenizer: spaces become the replacement, then optional word split. */
+typedef struct tok_metaspace {
+    bool enabled;
+    char *replacement;
+    size_t replacement_length;
+    enum tok_prepend prepend;
+    bool split; /* split before every replacement (each word keeps its leading one) */
+} tok_metaspace;
+
 typedef struct tok_pretok_step {
     enum tok_pretok_kind kind;
     pcre2_code *code;
@@ -48,6 +60,7 @@ enum tok_decode_kind {
     TOK_DEC_BYTE_FALLBACK,
     TOK_DEC_FUSE,
     TOK_DEC_STRIP,
+    TOK_DEC_METASPACE, /* replacement -> space, and drop the first token's leading space */
 };
 
 typedef struct tok_decode_step {
@@ -56,7 +69,7 @@ typedef struct tok_decode_step {
     size_t text_length;
     char *with;       /* REPLACE: replacement */
     size_t with_length;
-    int start, stop;  /* STRIP: how many to remove at each end */
+    int start, stop;  /* STRIP: how many to remove at each end; METASPACE: start 1 strips */
 } tok_decode_step;
 
 typedef struct tok_added {
@@ -109,6 +122,7 @@ struct tok_tokenizer {
 
     tok_norm_step *norm;
     size_t norm_count;
+    tok_metaspace metaspace; /* applied before the pretok steps */
     tok_pretok_step *pretok;
     size_t pretok_count;
     tok_decode_step *decoder;
@@ -133,6 +147,8 @@ struct tok_tokenizer {
     size_t norm_capacity;
     char *norm_buffer2;
     size_t norm_capacity2;
+    char *meta_buffer;
+    size_t meta_capacity;
     tok_symbol *symbols;
     size_t symbol_capacity;
     tok_heap_item *heap;

@@ -31,8 +31,8 @@ static int unsupported(load_ctx *ctx, const char *where, const char *what)
     return fl_error_set(ctx->err, FL_EUNSUPPORTED,
                         "%s: %s '%s' is not supported by fedlora's tokenizer; supported are "
                         "BPE models with NFC/NFD/NFKC/NFKD/Prepend/Replace normalizers, "
-                        "Split/ByteLevel pre-tokenizers and ByteLevel/TemplateProcessing "
-                        "post-processors",
+                        "Split/ByteLevel/Metaspace pre-tokenizers and "
+                        "ByteLevel/TemplateProcessing post-processors",
                         ctx->path, where, what);
 }
 
@@ -52,7 +52,7 @@ static bool flag(const json_t *object, const char *key)
     return json_is_true(json_object_get(object, key));
 }
 
-/* Reads a {"String": s} pattern; a {"Regex": r} pattern is rejected unless regex_ok. */
+/* Reads a {"String": s} pattern; a {"Regex": r} pattern is rejected. */
 static int read_literal_pattern(load_ctx *ctx, const char *where, const json_t *object,
                                 char **out, size_t *length)
 {
@@ -80,7 +80,7 @@ static int compile_regex(load_ctx *ctx, const char *where, const char *pattern, 
         return fl_error_set(ctx->err, FL_EFORMAT, "%s: %s: regex invalid at offset %zu: %s",
                             ctx->path, where, (size_t)offset, (const char *)text);
     }
-    /* JIT makes matching several times faster; without it PCRE2 interprets. */
+    /* JIT is optional: where PCRE2 was built without it, pcre2_match interprets. */
     (void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
     return FL_OK;
 }
@@ -185,6 +185,42 @@ static int load_split(load_ctx *ctx, const json_t *node)
     return FL_OK;
 }
 
+static int parse_prepend(load_ctx *ctx, const json_t *node, enum tok_prepend *out)
+{
+    const char *scheme = json_string_value(json_object_get(node, "prepend_scheme"));
+    const json_t *legacy = json_object_get(node, "add_prefix_space");
+    if (scheme == NULL)
+        *out = legacy == NULL || json_is_true(legacy) ? TOK_PREPEND_ALWAYS : TOK_PREPEND_NEVER;
+    else if (strcmp(scheme, "always") == 0)
+        *out = TOK_PREPEND_ALWAYS;
+    else if (strcmp(scheme, "first") == 0)
+        *out = TOK_PREPEND_FIRST;
+    else if (strcmp(scheme, "never") == 0)
+        *out = TOK_PREPEND_NEVER;
+    else
+        return unsupported(ctx, "Metaspace prepend_scheme", scheme);
+    return FL_OK;
+}
+
+static int load_metaspace(load_ctx *ctx, const json_t *node)
+{
+    tok_metaspace *meta = &ctx->tok->metaspace;
+    const json_t *replacement = json_object_get(node, "replacement");
+    if (!json_is_string(replacement) || json_string_length(replacement) == 0)
+        return malformed(ctx, "pre_tokenizer Metaspace", "missing string 'replacement'");
+    if (meta->enabled || ctx->tok->pretok_count > 0)
+        return unsupported(ctx, "pre_tokenizer order", "Metaspace after another pre-tokenizer");
+    int rc = parse_prepend(ctx, node, &meta->prepend);
+    if (rc != FL_OK)
+        return rc;
+    meta->enabled = true;
+    meta->replacement = fl_xstrdup(json_string_value(replacement));
+    meta->replacement_length = json_string_length(replacement);
+    const json_t *split = json_object_get(node, "split");
+    meta->split = split == NULL || json_is_true(split);
+    return FL_OK;
+}
+
 static int load_pre_tokenizer(load_ctx *ctx, const json_t *node)
 {
     if (node == NULL || json_is_null(node))
@@ -218,6 +254,8 @@ static int load_pre_tokenizer(load_ctx *ctx, const json_t *node)
         }
         return FL_OK;
     }
+    if (strcmp(type, "Metaspace") == 0)
+        return load_metaspace(ctx, node);
     return unsupported(ctx, "pre_tokenizer", type);
 }
 
@@ -499,6 +537,20 @@ static int load_decoder(load_ctx *ctx, const json_t *node)
         step.kind = TOK_DEC_REPLACE;
         step.with = fl_xstrdup(json_string_value(content));
         step.with_length = json_string_length(content);
+    } else if (strcmp(type, "Metaspace") == 0) {
+        const json_t *replacement = json_object_get(node, "replacement");
+        if (!json_is_string(replacement) || json_string_length(replacement) == 0)
+            return malformed(ctx, "decoder Metaspace", "missing string 'replacement'");
+        enum tok_prepend prepend;
+        int rc = parse_prepend(ctx, node, &prepend);
+        if (rc != FL_OK)
+            return rc;
+        step.kind = TOK_DEC_METASPACE;
+        step.text = fl_xstrdup(json_string_value(replacement));
+        step.text_length = json_string_length(replacement);
+        step.with = fl_xstrdup(" ");
+        step.with_length = 1;
+        step.start = prepend != TOK_PREPEND_NEVER;
     } else if (strcmp(type, "Strip") == 0) {
         const json_t *content = json_object_get(node, "content");
         if (!json_is_string(content) || json_string_length(content) == 0)
@@ -643,6 +695,8 @@ void tok_destroy(tok_tokenizer **tokp)
         free(tok->norm[i].with);
     }
     free(tok->norm);
+    free(tok->metaspace.replacement);
+    free(tok->meta_buffer);
     for (size_t i = 0; i < tok->pretok_count; i++)
         pcre2_code_free(tok->pretok[i].code);
     free(tok->pretok);

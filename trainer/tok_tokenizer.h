@@ -6,10 +6,12 @@
  * of the Llama, Mistral and Qwen families:
  *   - byte-level BPE (Qwen2/2.5/3, Llama 3): `Split` regex pre-tokenizer
  *     (PCRE2, Unicode properties), `ByteLevel` byte-to-character mapping,
- *     merges by rank, `ignore_merges`, NFC when the file's normalizer asks;
+ *     merges by rank, `ignore_merges`, and the file's NFC normalizer;
  *   - SentencePiece-style BPE (Llama 2, Mistral v0.1): `Prepend` and
  *     `Replace` normalizers (space to U+2581), BPE over the whole text and
- *     `byte_fallback` to <0xXX> tokens.
+ *     `byte_fallback` to <0xXX> tokens; or the newer layout of the same
+ *     models with a `Metaspace` pre-tokenizer (prepend_scheme always, first
+ *     or never; split) and decoder.
  * Added tokens (`added_tokens`) are matched, longest first, before
  * normalization and pre-tokenization. A `TemplateProcessing` post-processor
  * adds its BOS/EOS ids when TOK_ADD_SPECIAL is given.
@@ -72,9 +74,10 @@ int tok_encode(tok_tokenizer *tok, const char *text, size_t length, unsigned fla
 
 /*
  * Decodes ids to UTF-8 text through the file's decoder, without Hugging
- * Face's clean_up_tokenization_spaces step, so decoding the ids of a text
- * gives the text back when the tokenizer is lossless for it (byte-level
- * BPE always is; SentencePiece BPE is when the text starts with no space).
+ * Face's clean_up_tokenization_spaces step. Decoding the ids of a text gives
+ * the text back when the tokenizer is lossless for it. Byte-level BPE always
+ * is (after NFC, for Qwen). The Prepend layout of Llama 2 is unless the text
+ * contains added tokens, and the Metaspace layout loses a leading space.
  * Byte sequences that are not valid UTF-8 become U+FFFD. skip_special drops
  * special tokens. Caller owns *out (NUL-terminated; free it). Fails with
  * FL_ERANGE on an id outside the vocabulary.

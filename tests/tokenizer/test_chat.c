@@ -245,6 +245,23 @@ static void test_detect_families(void **state)
     detect_expect("llama2", false, FL_EUNSUPPORTED, CHAT_UNKNOWN);
 }
 
+static void test_resolve_override_and_detect(void **state)
+{
+    (void)state;
+    char path[1024];
+    tok_test_model_path("llama3", path, sizeof(path));
+    tok_tokenizer *tok = load_model("llama3");
+    chat_family family = CHAT_UNKNOWN;
+    fl_error err = {0};
+    assert_int_equal(chat_resolve(tok, path, NULL, &family, &err), FL_OK);
+    assert_int_equal(family, CHAT_LLAMA3);
+    assert_int_equal(chat_resolve(tok, path, "chatml", &family, &err), FL_OK);
+    assert_int_equal(family, CHAT_CHATML);
+    assert_int_equal(chat_resolve(tok, path, "alpaca", &family, &err), FL_EINVAL);
+    assert_non_null(strstr(err.msg, "'alpaca'"));
+    tok_destroy(&tok);
+}
+
 static void test_family_names_parse(void **state)
 {
     (void)state;
@@ -269,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_llama2_order_rejected),
         cmocka_unit_test(test_missing_special_named),
         cmocka_unit_test(test_detect_families),
+        cmocka_unit_test(test_resolve_override_and_detect),
         cmocka_unit_test(test_family_names_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -329,6 +329,69 @@ static void test_packing_layout(void **state)
     rec_dataset_destroy(&ds);
 }
 
+/*
+ * Data side of packing equivalence: every record's tokens, targets and
+ * positions in a packed row equal its own unpacked row, so a model that
+ * honours positions and segments computes the same per-token loss.
+ */
+static void test_packed_equals_unpacked(void **state)
+{
+    (void)state;
+    char path[512];
+    write_file("equivalence.jsonl",
+               "{\"prompt\": \"Fever?\", \"completion\": \"Rest and fluids.\"}\n"
+               "{\"prompt\": \"Cough for three weeks, night sweats and weight loss?\", "
+               "\"completion\": \"Test for tuberculosis.\"}\n"
+               "{\"prompt\": \"Rash?\", \"completion\": \"Describe it.\"}\n"
+               "{\"prompt\": \"Chest pain on exertion?\", \"completion\": "
+               "\"Possible angina; see a cardiologist.\"}\n"
+               "{\"prompt\": \"Headache\", \"completion\": \"Migraine is likely.\"}\n",
+               path, sizeof(path));
+    enum { T = 64, ROWS = 5 };
+    tr_batch packed, alone;
+    rec_batch_init(&packed, ROWS, T);
+    rec_batch_init(&alone, ROWS, T);
+    int packed_rows = 0, alone_rows = 0;
+    bool epoch_end = false;
+    fl_error err = {0};
+    for (int pack = 0; pack < 2; pack++) {
+        rec_options options;
+        options_for(&options, CHAT_CHATML, T);
+        options.pack = pack == 1;
+        rec_dataset *ds = NULL;
+        assert_int_equal(rec_dataset_load(path, s_qwen, &options, &ds, &err), FL_OK);
+        assert_int_equal(rec_dataset_next_batch(ds, REC_TRAIN, pack ? &packed : &alone,
+                                                pack ? &packed_rows : &alone_rows, &epoch_end),
+                         FL_OK);
+        assert_true(epoch_end);
+        rec_dataset_destroy(&ds);
+    }
+    assert_int_equal(alone_rows, 5);
+    assert_true(packed_rows < alone_rows);
+
+    /* walk the packed rows segment by segment, in record order */
+    int record = 0;
+    for (int row = 0; row < packed_rows; row++) {
+        int t = 0;
+        while (t < T && packed.segments[row * T + t] >= 0) {
+            int segment = packed.segments[row * T + t];
+            int j = 0;
+            for (; t < T && packed.segments[row * T + t] == segment; t++, j++) {
+                assert_int_equal(packed.tokens[row * T + t], alone.tokens[record * T + j]);
+                assert_int_equal(packed.targets[row * T + t], alone.targets[record * T + j]);
+                assert_int_equal(packed.positions[row * T + t], j);
+                assert_int_equal(alone.positions[record * T + j], j);
+            }
+            if (j < T)
+                assert_int_equal(alone.segments[record * T + j], -1);
+            record++;
+        }
+    }
+    assert_int_equal(record, 5);
+    rec_batch_release(&packed);
+    rec_batch_release(&alone);
+}
+
 static void test_unpacked_one_per_row(void **state)
 {
     (void)state;
@@ -561,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_messages_llama3_mask),
         cmocka_unit_test(test_messages_llama2_mask),
         cmocka_unit_test(test_packing_layout),
+        cmocka_unit_test(test_packed_equals_unpacked),
         cmocka_unit_test(test_unpacked_one_per_row),
         cmocka_unit_test(test_shuffle_is_seeded),
         cmocka_unit_test(test_validation_split),

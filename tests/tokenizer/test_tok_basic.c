@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -138,6 +139,57 @@ static void test_added_tokens_and_template(void **state)
     tok_destroy(&tok);
 }
 
+/* Writes a Metaspace tokenizer.json with the given split flag. */
+static void write_metaspace(const char *name, bool split, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", s_dir, name);
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fprintf(file,
+            "{\"added_tokens\":[],\"normalizer\":null,"
+            "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\u2581\","
+            "\"prepend_scheme\":\"always\",\"split\":%s},"
+            "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"\u2581\","
+            "\"prepend_scheme\":\"always\",\"split\":%s},"
+            "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"vocab\":{\"<unk>\":0,"
+            "\"\u2581\":1,\"a\":2,\"\u2581a\":3,\"\u2581\u2581\":4},"
+            "\"merges\":[\"\u2581 \u2581\",\"\u2581 a\"]}}",
+            split ? "true" : "false", split ? "true" : "false");
+    fclose(file);
+}
+
+static void test_metaspace_split_and_decode(void **state)
+{
+    (void)state;
+    char whole[512], split[512];
+    write_metaspace("metaspace_whole.json", false, whole, sizeof(whole));
+    write_metaspace("metaspace_split.json", true, split, sizeof(split));
+
+    /* "  a" becomes "▁▁a" (nothing prepended before a leading space): merged
+       whole, "▁▁" wins; split before each "▁", "▁a" does */
+    tok_tokenizer *tok = load_ok(whole);
+    const int32_t merged[] = {4, 2};
+    encode_expect(tok, "  a", 0, merged, 2);
+    tok_destroy(&tok);
+
+    tok = load_ok(split);
+    const int32_t words[] = {1, 3};
+    encode_expect(tok, "  a", 0, words, 2);
+    const int32_t prepended[] = {3};
+    encode_expect(tok, "a", 0, prepended, 1);
+
+    /* the decoder turns "▁" into spaces and drops the first token's leading one */
+    char *text = NULL;
+    fl_error err = {0};
+    assert_int_equal(tok_decode(tok, words, 2, false, &text, NULL, &err), FL_OK);
+    assert_string_equal(text, " a");
+    free(text);
+    assert_int_equal(tok_decode(tok, prepended, 1, false, &text, NULL, &err), FL_OK);
+    assert_string_equal(text, "a");
+    free(text);
+    tok_destroy(&tok);
+}
+
 static void test_invalid_utf8_names_offset(void **state)
 {
     (void)state;
@@ -213,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_merge_notations_agree),
         cmocka_unit_test(test_unknown_character_gives_unk),
         cmocka_unit_test(test_added_tokens_and_template),
+        cmocka_unit_test(test_metaspace_split_and_decode),
         cmocka_unit_test(test_invalid_utf8_names_offset),
         cmocka_unit_test(test_decode_rejects_unknown_id),
         cmocka_unit_test(test_unsupported_model_named),

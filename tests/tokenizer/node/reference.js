@@ -4,7 +4,12 @@
 //
 //   node reference.js dump  DATA_DIR EDGE_CASES_JSON OUT_DIR
 //       writes OUT_DIR/<model>.jsonl: one {"text", "ids", "plain"} per input,
-//       ids with the post-processor's special tokens, plain without.
+//       ids with the post-processor's special tokens, plain without. The
+//       model llama2-metaspace is Llama 2's tokenizer rewritten to the newer
+//       layout (Metaspace pre-tokenizer, prepend_scheme "first", no
+//       normalizer); qwen3-gpt2 is Qwen3's with GPT-2's pre-tokenizer
+//       (ByteLevel with use_regex); llama3-nfkc is Llama 3's with an NFKC
+//       normalizer. Their tokenizer.json files are written to OUT_DIR too.
 //   node reference.js bench DATA_DIR MODEL
 //       encodes the real text once and prints {"model", "bytes", "seconds"}.
 //
@@ -50,6 +55,54 @@ function realTexts(dataDir) {
     return texts;
 }
 
+// Llama 2's tokenizer in the Metaspace layout of newer conversions (Mistral
+// v0.3). add_prefix_space makes @lenml/tokenizers prepend as Hugging Face does;
+// it ignores "split", so the file keeps split off as those conversions do.
+function metaspaceVariant(outDir) {
+    const dir = path.dirname(require.resolve(MODELS.llama2 + "/models/tokenizer.json"));
+    const json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+    const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+    json.normalizer = null;
+    json.pre_tokenizer = {
+        type: "Metaspace", replacement: "\u2581", prepend_scheme: "first", split: false,
+        add_prefix_space: true,
+    };
+    fs.writeFileSync(path.join(outDir, "llama2-metaspace.tokenizer.json"), JSON.stringify(json));
+    const { TokenizerLoader } = require("@lenml/tokenizers");
+    return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+}
+
+// Qwen3's tokenizer with the GPT-2 pre-tokenizer: ByteLevel splitting with its
+// own regex instead of a Split step.
+function gpt2Variant(outDir) {
+    const dir = path.dirname(require.resolve(MODELS.qwen3 + "/models/tokenizer.json"));
+    const json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+    const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+    json.pre_tokenizer = {
+        type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true,
+    };
+    fs.writeFileSync(path.join(outDir, "qwen3-gpt2.tokenizer.json"), JSON.stringify(json));
+    const { TokenizerLoader } = require("@lenml/tokenizers");
+    return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+}
+
+// Llama 3's tokenizer with an NFKC normalizer, for the compatibility forms.
+function nfkcVariant(outDir) {
+    const dir = path.dirname(require.resolve(MODELS.llama3 + "/models/tokenizer.json"));
+    const json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+    const config = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer_config.json"), "utf8"));
+    json.normalizer = { type: "NFKC" };
+    fs.writeFileSync(path.join(outDir, "llama3-nfkc.tokenizer.json"), JSON.stringify(json));
+    const { TokenizerLoader } = require("@lenml/tokenizers");
+    return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+}
+
+const VARIANTS = {
+    "llama2-metaspace": metaspaceVariant,
+    "qwen3-gpt2": gpt2Variant,
+    "llama3-nfkc": nfkcVariant,
+};
+
 function load(model) {
     return require(MODELS[model]).fromPreTrained();
 }
@@ -58,8 +111,8 @@ function dump(dataDir, edgeCasesPath, outDir) {
     const edge = JSON.parse(fs.readFileSync(edgeCasesPath, "utf8"));
     const inputs = edge.concat(longLines(), realTexts(dataDir));
     fs.mkdirSync(outDir, { recursive: true });
-    for (const model of Object.keys(MODELS)) {
-        const tokenizer = load(model);
+    for (const model of Object.keys(MODELS).concat(Object.keys(VARIANTS))) {
+        const tokenizer = model in VARIANTS ? VARIANTS[model](outDir) : load(model);
         const lines = inputs.map((text) =>
             JSON.stringify({
                 text,
