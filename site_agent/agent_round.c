@@ -177,8 +177,8 @@ static void start_training(agent_round *round)
     round->download_s = fl_time_monotonic() - round->download_s;
 
     const Fedlora__JobDescription *desc = job->desc;
-    tr_local_options options;
-    tr_local_options_init(&options);
+    tr_round_options options;
+    tr_round_options_init(&options);
     options.model_dir = setup->config.base_model_dir;
     options.train_path = setup->config.train_files.items[0];
     options.validation_path = setup->config.validation_file && setup->config.validation_file[0]

@@ -32,7 +32,7 @@ struct agent_worker {
     bool said_done;
 };
 
-static json_t *spec_json(const tr_local_options *o, const agent_worker_paths *paths)
+static json_t *spec_json(const tr_round_options *o, const agent_worker_paths *paths)
 {
     json_t *spec = json_pack(
         "{s:s, s:s, s:s, s:s, s:f, s:i, s:f, s:f, s:b, s:i, s:I, s:b, s:i, s:i, s:i, s:f, "
@@ -50,7 +50,7 @@ static json_t *spec_json(const tr_local_options *o, const agent_worker_paths *pa
     return spec;
 }
 
-int agent_worker_write_spec(const tr_local_options *options, const agent_worker_paths *paths,
+int agent_worker_write_spec(const tr_round_options *options, const agent_worker_paths *paths,
                             fl_error *err)
 {
     char path[PATH_SIZE];
@@ -64,15 +64,15 @@ int agent_worker_write_spec(const tr_local_options *options, const agent_worker_
 
 /* The child's reading of the spec; strings stay owned by root. */
 typedef struct worker_spec {
-    tr_local_options options;
+    tr_round_options options;
     const char *adapter_in, *work_dir;
     bool require_sandbox;
 } worker_spec;
 
 static int parse_spec(json_t *root, const char *where, worker_spec *spec, fl_error *err)
 {
-    tr_local_options *o = &spec->options;
-    tr_local_options_init(o);
+    tr_round_options *o = &spec->options;
+    tr_round_options_init(o);
     json_int_t rank = 0, targets = 0, lora_seed = 0, steps = 0, batch = 0, seq = 0, seed = 0;
     json_int_t val_batches = 0, threads = 0;
     double alpha = 0, dropout = 0, lr = 0;
@@ -131,7 +131,7 @@ static int report_progress(void *context, int step, int steps, double loss)
     return 0;
 }
 
-static int write_outputs(const worker_spec *spec, const tr_local_result *result, fl_error *err)
+static int write_outputs(const worker_spec *spec, const tr_round_result *result, fl_error *err)
 {
     char path[PATH_SIZE];
     if (fl_path_format(path, sizeof(path), "%s/delta.bin", spec->work_dir) != FL_OK)
@@ -162,7 +162,7 @@ static int run_spec(const char *spec_path, fl_error *err)
     worker_spec spec;
     char *adapter = NULL;
     size_t adapter_size = 0;
-    tr_local_result result = {0};
+    tr_round_result result = {0};
     int rc = parse_spec(root, spec_path, &spec, err);
     if (rc == FL_OK)
         rc = confine(&spec, err);
@@ -174,7 +174,7 @@ static int run_spec(const char *spec_path, fl_error *err)
     if (rc == FL_OK) {
         spec.options.adapter_in = (const float *)adapter;
         spec.options.adapter_in_count = adapter_size / sizeof(float);
-        rc = tr_local_run(&spec.options, report_progress, NULL, &result, err);
+        rc = tr_round_run(&spec.options, report_progress, NULL, &result, err);
     }
     if (rc == FL_OK)
         rc = write_outputs(&spec, &result, err);

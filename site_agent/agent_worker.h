@@ -5,7 +5,7 @@
  * program again as `fedlora-agent --trainer-worker SPEC`. The child confines
  * itself with Landlock (agent_sandbox.h) to the model, the data, the input
  * adapter and the work folder, so it cannot read the site's identity key,
- * then runs tr_local_run and writes delta.bin (the change of the trained
+ * then runs tr_round_run and writes delta.bin (the change of the trained
  * parameters, float32 little-endian) and metrics.json into the work folder.
  * It reports progress on its standard output, one line per step:
  *   progress STEP STEPS LOSS
@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "fl_error.h"
-#include "tr_local.h"
+#include "tr_round.h"
 
 /* Where the child reads and writes. */
 typedef struct agent_worker_paths {
@@ -29,7 +29,7 @@ typedef struct agent_worker_paths {
 } agent_worker_paths;
 
 /* Writes work_dir/spec.json for options (whose adapter_in is ignored) and paths. */
-int agent_worker_write_spec(const tr_local_options *options, const agent_worker_paths *paths,
+int agent_worker_write_spec(const tr_round_options *options, const agent_worker_paths *paths,
                             fl_error *err) FL_WARN_UNUSED;
 
 /* The child's side: runs the spec at spec_path. Returns the process exit status. */

@@ -1,5 +1,5 @@
 /*
- * tr_local.h - one site's local part of a federated round, and a standalone
+ * tr_round.h - one site's local part of a federated round, and a standalone
  * fine-tune: evaluate the starting adapter on validation records, train it
  * for a number of optimizer steps, and return the change of the trained
  * parameters.
@@ -10,8 +10,8 @@
  * as in federated averaging, where each round is a short run from the new
  * global adapter.
  */
-#ifndef TR_LOCAL_H
-#define TR_LOCAL_H
+#ifndef TR_ROUND_H
+#define TR_ROUND_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +20,7 @@
 #include "fl_error.h"
 #include "lora.h"
 
-typedef struct tr_local_options {
+typedef struct tr_round_options {
     const char *model_dir;
     const char *train_path;       /* JSONL training records */
     const char *validation_path;  /* JSONL validation records; NULL holds out val_fraction */
@@ -37,12 +37,12 @@ typedef struct tr_local_options {
     uint64_t seed;                /* data order and dropout */
     int max_val_batches;          /* validation batches evaluated, at most; 0 for all */
     int threads;                  /* 0: one per core */
-} tr_local_options;
+} tr_round_options;
 
 /* Fills options with defaults: 0.1 held out, 20 steps of 4 x 256, lr 2e-4, 8 validation batches. */
-void tr_local_options_init(tr_local_options *options);
+void tr_round_options_init(tr_round_options *options);
 
-typedef struct tr_local_result {
+typedef struct tr_round_result {
     double val_loss_before;  /* mean loss of the starting adapter on validation tokens */
     long val_tokens;
     double train_loss;       /* mean of the steps' losses */
@@ -52,19 +52,19 @@ typedef struct tr_local_result {
     size_t trained_offset;   /* first trained float: 0, or the A block's size in frozen-A */
     size_t trained_count;    /* floats in delta */
     float *delta;            /* [trained_count] after - before; free() it */
-} tr_local_result;
+} tr_round_result;
 
 /*
- * Called after every step. Returning non-zero stops training: tr_local_run
+ * Called after every step. Returning non-zero stops training: tr_round_run
  * then fails with FL_ECANCELED.
  */
-typedef int (*tr_local_progress)(void *context, int step, int steps, double loss);
+typedef int (*tr_round_progress)(void *context, int step, int steps, double loss);
 
 /*
  * Runs the local round. On success the caller owns result->delta. Errors
  * name the file, record or setting at fault.
  */
-int tr_local_run(const tr_local_options *options, tr_local_progress progress, void *context,
-                 tr_local_result *result, fl_error *err) FL_WARN_UNUSED;
+int tr_round_run(const tr_round_options *options, tr_round_progress progress, void *context,
+                 tr_round_result *result, fl_error *err) FL_WARN_UNUSED;
 
 #endif

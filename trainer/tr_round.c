@@ -1,4 +1,4 @@
-#include "tr_local.h"
+#include "tr_round.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include "tr_model.h"
 #include "tr_train.h"
 
-void tr_local_options_init(tr_local_options *options)
+void tr_round_options_init(tr_round_options *options)
 {
     memset(options, 0, sizeof(*options));
     options->val_fraction = 0.1;
@@ -58,7 +58,7 @@ static void release_state(local_state *s)
         tr_model_release(&s->model);
 }
 
-static int load_data(const tr_local_options *o, local_state *s, fl_error *err)
+static int load_data(const tr_round_options *o, local_state *s, fl_error *err)
 {
     char tokenizer_path[4096], config_path[4096];
     if (fl_path_format(tokenizer_path, sizeof(tokenizer_path), "%s/tokenizer.json",
@@ -95,7 +95,7 @@ static int load_data(const tr_local_options *o, local_state *s, fl_error *err)
     return FL_OK;
 }
 
-static int make_trainer(const tr_local_options *o, local_state *s, fl_error *err)
+static int make_trainer(const tr_round_options *o, local_state *s, fl_error *err)
 {
     int rc = lora_options_check(&o->lora, err);
     if (rc != FL_OK)
@@ -129,7 +129,7 @@ static int make_trainer(const tr_local_options *o, local_state *s, fl_error *err
     return rc;
 }
 
-static int evaluate(const tr_local_options *o, local_state *s, tr_local_result *result,
+static int evaluate(const tr_round_options *o, local_state *s, tr_round_result *result,
                     fl_error *err)
 {
     double started = fl_time_monotonic();
@@ -167,7 +167,7 @@ static bool has_target(const tr_batch *batch)
  * (every reply cut away by truncation) is passed over; when a whole epoch has
  * none, training cannot proceed and the error says what to change.
  */
-static int next_train_batch(const tr_local_options *o, local_state *s, fl_error *err)
+static int next_train_batch(const tr_round_options *o, local_state *s, fl_error *err)
 {
     size_t limit = rec_dataset_count(s->data, REC_TRAIN) + 1;
     for (size_t tries = 0; tries < limit; tries++) {
@@ -185,8 +185,8 @@ static int next_train_batch(const tr_local_options *o, local_state *s, fl_error 
                         o->train_path, o->seq_len);
 }
 
-static int train(const tr_local_options *o, local_state *s, tr_local_progress progress,
-                 void *context, tr_local_result *result, fl_error *err)
+static int train(const tr_round_options *o, local_state *s, tr_round_progress progress,
+                 void *context, tr_round_result *result, fl_error *err)
 {
     double started = fl_time_monotonic();
     double loss_total = 0.0;
@@ -207,7 +207,7 @@ static int train(const tr_local_options *o, local_state *s, tr_local_progress pr
     return FL_OK;
 }
 
-static void take_delta(const tr_local_options *o, local_state *s, tr_local_result *result)
+static void take_delta(const tr_round_options *o, local_state *s, tr_round_result *result)
 {
     lora_adapter_subtract(&s->start, &s->adapter, &s->start);
     result->num_params = s->adapter.num_params;
@@ -218,8 +218,8 @@ static void take_delta(const tr_local_options *o, local_state *s, tr_local_resul
            result->trained_count * sizeof(float));
 }
 
-int tr_local_run(const tr_local_options *options, tr_local_progress progress, void *context,
-                 tr_local_result *result, fl_error *err)
+int tr_round_run(const tr_round_options *options, tr_round_progress progress, void *context,
+                 tr_round_result *result, fl_error *err)
 {
     memset(result, 0, sizeof(*result));
     if (options->steps < 1 || options->batch_size < 1 || options->seq_len < 2)
