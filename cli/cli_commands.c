@@ -8,6 +8,7 @@ const cli_command cli_commands[] = {
     {"config sample", "print a commented sample configuration", cmd_config_sample},
     {"data stats", "count records, tokens and trained tokens of a JSONL training file",
      cmd_data_stats},
+    {"eval", "mean loss and perplexity of a model or adapter on JSONL records", cmd_eval},
     {"init-model", "write a randomly initialised model in Hugging Face format", cmd_init_model},
     {"keygen", "make a key pair on this machine (distributed provisioning)", cmd_keygen},
     {"model hash", "print the content hash that names a base model in jobs", cmd_model_hash},
@@ -15,6 +16,7 @@ const cli_command cli_commands[] = {
     {"report", "write an HTML report of a job's rounds", cmd_report},
     {"synth", "write synthetic multi-site clinical consultations for the demo", cmd_synth},
     {"tokenizer train", "learn a small byte-level BPE tokenizer from JSONL text", cmd_tokenizer_train},
+    {"train", "fine-tune locally: a PEFT adapter, or a whole model with --mode full", cmd_train},
     {"tokenize", "turn text into token ids with a tokenizer.json, or back", cmd_tokenize},
 };
 

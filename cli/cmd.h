@@ -15,6 +15,8 @@ int cmd_provision(int argc, char **argv);
 int cmd_model_hash(int argc, char **argv);
 int cmd_init_model(int argc, char **argv);
 int cmd_tokenizer_train(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_data_stats(int argc, char **argv);
 int cmd_synth(int argc, char **argv);

@@ -123,10 +123,10 @@ static int confine(const worker_spec *spec, fl_error *err)
     return rc;
 }
 
-static int report_progress(void *context, int step, int steps, double loss)
+static int report_progress(void *context, const tr_round_step *step)
 {
     (void)context;
-    printf("progress %d %d %.6f\n", step, steps, loss);
+    printf("progress %d %d %.6f\n", step->step, step->steps, step->loss);
     fflush(stdout);
     return 0;
 }
