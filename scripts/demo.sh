@@ -30,10 +30,6 @@ step() {
     printf '\n== %s\n' "$*"
 }
 
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 rm -rf "$DEMO"
 mkdir -p "$DEMO/logs"
 
@@ -54,8 +50,8 @@ JSON
     grep -E "^(step +(1|20|40|60)/|validation|model)"
 
 step "A project on loopback: keys, kits and the signed manifest (fedlora provision)"
-port=$(free_port)
-admin_port=$(free_port)
+port=$(fl_free_port)
+admin_port=$(fl_free_port)
 sites=""
 for i in 1 2 3; do
     mkdir -p "$DEMO/state/hospital-$i"
@@ -104,28 +100,7 @@ for i in 1 2 3; do
 done
 
 state=$DEMO/state/coordinator/jobs/demo-job
-/usr/bin/python3 - "$state" <<'PY'
-import json, os, sys, time
-state = sys.argv[1]
-shown, deadline = 0, time.time() + 600
-while time.time() < deadline:
-    try:
-        status = json.load(open(state + "/state.json"))["status"]
-        rounds = json.load(open(state + "/history.json"))["rounds"]
-    except (OSError, ValueError):
-        time.sleep(0.5)
-        continue
-    for record in rounds[shown:]:
-        losses = "  ".join("%s %.3f" % (s["site"], s["val_loss"]) for s in record["sites"]
-                           if "val_loss" in s)
-        print("round %d %-9s %5.1f s  validation loss before training: %s" % (
-            record["round"], record["outcome"], record["duration_s"], losses), flush=True)
-    shown = len(rounds)
-    if status in ("completed", "failed", "aborted"):
-        sys.exit(0 if status == "completed" else 1)
-    time.sleep(0.5)
-sys.exit("the job did not finish within 10 minutes")
-PY
+fl_wait_job "$state" 600
 stop_daemons
 PIDS=()
 
