@@ -40,7 +40,7 @@ OUT=${EXPERIMENT_DIR:-$FEDLORA_ROOT/experiment-run}
 PY=/usr/bin/python3
 
 fl_install_packages
-fl_build build -DCMAKE_BUILD_TYPE=Release >/dev/null
+fl_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 BIN=$FEDLORA_ROOT/build/bin
 PIDS=()
 stop_daemons() {
