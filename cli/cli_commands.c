@@ -8,6 +8,7 @@ const cli_command cli_commands[] = {
     {"config sample", "print a commented sample configuration", cmd_config_sample},
     {"data stats", "count records, tokens and trained tokens of a JSONL training file",
      cmd_data_stats},
+    {"doctor", "check a site's setup and print what to fix", cmd_doctor},
     {"eval", "mean loss and perplexity of a model or adapter on JSONL records", cmd_eval},
     {"init-model", "write a randomly initialised model in Hugging Face format", cmd_init_model},
     {"keygen", "make a key pair on this machine (distributed provisioning)", cmd_keygen},

@@ -17,6 +17,7 @@ int cmd_init_model(int argc, char **argv);
 int cmd_tokenizer_train(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_data_stats(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
