@@ -33,9 +33,9 @@ fi
 
 ROUNDS=${ROUNDS:-6}
 STEPS=${STEPS:-15}
-PRETRAIN_STEPS=${PRETRAIN_STEPS:-300}
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-150}
 SITES=(pubmedqa-early pubmedqa-late medqa jmed)
-LORA=(--lora-r 8 --lora-alpha 16 --targets all --lr 0.003 --batch-size 4 --seq-len 256)
+LORA=(--lora-r 8 --lora-alpha 16 --targets all --lr 0.003 --batch-size 4 --seq-len 192)
 OUT=${EXPERIMENT_DIR:-$FEDLORA_ROOT/experiment-run}
 PY=/usr/bin/python3
 
@@ -67,16 +67,16 @@ if [ -n "$MODEL_DIR" ]; then
     step "Starting from $BASE"
 else
     step "Pretraining a base model on the PubMedQA abstracts ($PRETRAIN_STEPS steps)"
-    "$BIN/fedlora" tokenizer train --data "$OUT/data/pretrain.jsonl" --vocab 2048 \
+    "$BIN/fedlora" tokenizer train --data "$OUT/data/pretrain.jsonl" --vocab 1024 \
         --out "$OUT/tokenizer.json"
     cat >"$OUT/model-size.json" <<'JSON'
-{"vocab_size": 2048, "hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 3,
- "num_attention_heads": 6, "num_key_value_heads": 2, "max_position_embeddings": 512}
+{"vocab_size": 1024, "hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 2,
+ "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512}
 JSON
     "$BIN/fedlora" init-model --arch qwen2 --config "$OUT/model-size.json" --out "$OUT/init" \
         --seed 1 --tokenizer "$OUT/tokenizer.json"
     "$BIN/fedlora" train --mode full --model "$OUT/init" --data "$OUT/data/pretrain.jsonl" \
-        --out "$OUT/base-model" --steps "$PRETRAIN_STEPS" --batch-size 8 --seq-len 256 \
+        --out "$OUT/base-model" --steps "$PRETRAIN_STEPS" --batch-size 8 --seq-len 192 \
         --lr 0.002 >"$OUT/logs/pretrain.log"
     tail -2 "$OUT/logs/pretrain.log"
     BASE=$OUT/base-model
@@ -131,7 +131,7 @@ json.dump({"id": "real-data", "researcher": "researcher",
                     "targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                 "down_proj"]},
            "rounds": int(rounds), "local_steps": int(steps), "learning_rate": 0.003,
-           "batch_size": 4, "seq_len": 256, "min_sites": 4, "round_deadline_s": 1800,
+           "batch_size": 4, "seq_len": 192, "min_sites": 4, "round_deadline_s": 1800,
            "server_optimizer": {"name": "fedavg"},
            "secure_aggregation": {"clip_bound": 0.05, "bits": 16, "max_weight": 256}},
           open(path, "w"), indent=1)
@@ -154,10 +154,10 @@ step "Validation loss of every arm on every site's held-out records"
 for site in "${SITES[@]}"; do
     val=$OUT/data/$site-val.jsonl
     {
-        echo "{\"site\": \"$site\", \"base\": $("$BIN/fedlora" eval --model "$BASE" --data "$val" --seq-len 256 --json),"
-        echo " \"local\": $("$BIN/fedlora" eval --model "$BASE" --adapter "$OUT/local/$site" --data "$val" --seq-len 256 --json),"
-        echo " \"federated\": $("$BIN/fedlora" eval --model "$BASE" --adapter "$OUT/federated" --data "$val" --seq-len 256 --json),"
-        echo " \"centralised\": $("$BIN/fedlora" eval --model "$BASE" --adapter "$OUT/central" --data "$val" --seq-len 256 --json)}"
+        echo "{\"site\": \"$site\", \"base\": $("$BIN/fedlora" eval --model "$BASE" --data "$val" --seq-len 192 --json),"
+        echo " \"local\": $("$BIN/fedlora" eval --model "$BASE" --adapter "$OUT/local/$site" --data "$val" --seq-len 192 --json),"
+        echo " \"federated\": $("$BIN/fedlora" eval --model "$BASE" --adapter "$OUT/federated" --data "$val" --seq-len 192 --json),"
+        echo " \"centralised\": $("$BIN/fedlora" eval --model "$BASE" --adapter "$OUT/central" --data "$val" --seq-len 192 --json)}"
     } >"$OUT/eval-$site.json"
 done
 "$PY" scripts/experiment/report_results.py "$OUT" "$ROUNDS" "$STEPS" "${SITES[@]}"
