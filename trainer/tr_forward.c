@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tr_ops.h"
+#include "tr_pool.h"
 #include "tr_rng.h"
 #include "tr_state.h"
 
@@ -63,13 +64,27 @@ static lora_slice lora_of(const tr_trainer *t, int target, int layer)
     return s;
 }
 
-/* Writes dropout(x) (inverted dropout, scale 1/(1-p)) of x[N,C] to out. */
+typedef struct dropout_args {
+    float *out;
+    const float *x;
+    float p;
+    uint64_t key;
+} dropout_args;
+
+static void dropout_range(void *context, int part, size_t begin, size_t end)
+{
+    const dropout_args *a = context;
+    float keep_scale = 1.0f / (1.0f - a->p);
+    (void)part;
+    for (size_t i = begin; i < end; i++)
+        a->out[i] = tr_rng_hash_uniform(a->key, i) >= a->p ? a->x[i] * keep_scale : 0.0f;
+}
+
+/* Writes dropout(x) (inverted dropout, scale 1/(1-p)) of x[n] to out; the mask depends on key. */
 static void apply_dropout(float *out, const float *x, size_t n, float p, uint64_t key)
 {
-    float keep_scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        out[i] = tr_rng_hash_uniform(key, i) >= p ? x[i] * keep_scale : 0.0f;
+    dropout_args args = {out, x, p, key};
+    tr_parallel_for(n, dropout_range, &args);
 }
 
 /* ----------------------------------------------------------------------------

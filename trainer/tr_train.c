@@ -2,12 +2,12 @@
 #include "tr_train.h"
 
 #include <cblas.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fl_mem.h"
 #include "tr_ops.h"
+#include "tr_pool.h"
 #include "tr_rng.h"
 #include "tr_state.h"
 
@@ -16,7 +16,7 @@ void tr_set_threads(int n)
     if (n < 1)
         n = 1;
     openblas_set_num_threads(n);
-    omp_set_num_threads(n);
+    tr_pool_set_threads(n);
 }
 
 tr_train_options tr_train_options_default(void)
