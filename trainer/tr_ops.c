@@ -277,27 +277,36 @@ static int attends(const int32_t *segments, int t, int s, int window)
     return s <= t && segments[s] == segments[t] && (window <= 0 || t - s < window);
 }
 
+/*
+ * Queries are processed in blocks of TR_ATTENTION_BLOCK rows; a block only
+ * needs the keys up to its last row, which skips about half of the dense
+ * T x T products. Entries of att right of a block's keys are never written
+ * or read.
+ */
+#define TR_ATTENTION_BLOCK 128
+
 typedef struct softmax_args {
-    float *p;             /* [T, T] scores in, probabilities (forward) or ds (backward) out */
-    const int32_t *seg;   /* forward: segments of the row */
+    float *p;           /* [T, T] scores in, probabilities (forward) or ds (backward) out */
+    const int32_t *seg; /* forward: segments of the row */
+    const float *probs; /* backward: probabilities */
     int T, window;
-    const float *probs;   /* backward: probabilities */
+    int row0;           /* first row of the block */
+    int keys;           /* columns in use: [0, keys) */
 } softmax_args;
 
 static void masked_softmax_rows(void *context, int part, size_t begin, size_t end)
 {
     const softmax_args *a = context;
-    int T = a->T;
     (void)part;
-    for (int t = (int)begin; t < (int)end; t++) {
-        float *row = a->p + (size_t)t * T;
+    for (int t = a->row0 + (int)begin; t < a->row0 + (int)end; t++) {
+        float *row = a->p + (size_t)t * a->T;
         float max = -INFINITY;
         for (int s = 0; s <= t; s++) {
             if (attends(a->seg, t, s, a->window) && row[s] > max)
                 max = row[s];
         }
         float sum = 0.0f;
-        for (int s = 0; s < T; s++) {
+        for (int s = 0; s <= t; s++) {
             float e = attends(a->seg, t, s, a->window) ? expf(row[s] - max) : 0.0f;
             row[s] = e;
             sum += e;
@@ -305,6 +314,8 @@ static void masked_softmax_rows(void *context, int part, size_t begin, size_t en
         float inverse = 1.0f / sum;
         for (int s = 0; s <= t; s++)
             row[s] *= inverse;
+        for (int s = t + 1; s < a->keys; s++)
+            row[s] = 0.0f;
     }
 }
 
@@ -312,15 +323,14 @@ static void masked_softmax_rows(void *context, int part, size_t begin, size_t en
 static void softmax_backward_rows(void *context, int part, size_t begin, size_t end)
 {
     const softmax_args *a = context;
-    int T = a->T;
     (void)part;
-    for (int t = (int)begin; t < (int)end; t++) {
-        const float *prow = a->probs + (size_t)t * T;
-        float *row = a->p + (size_t)t * T;
+    for (int t = a->row0 + (int)begin; t < a->row0 + (int)end; t++) {
+        const float *prow = a->probs + (size_t)t * a->T;
+        float *row = a->p + (size_t)t * a->T;
         float dot = 0.0f;
         for (int s = 0; s <= t; s++)
             dot += prow[s] * row[s];
-        for (int s = 0; s < T; s++)
+        for (int s = 0; s < a->keys; s++)
             row[s] = prow[s] * (row[s] - dot);
     }
 }
@@ -334,24 +344,30 @@ void tr_attention_forward(float *out, float *att, const float *q, const float *k
     int group = nh / nkv;
     float scale = 1.0f / sqrtf((float)hd);
     for (int b = 0; b < B; b++) {
-        const int32_t *seg = segments + (size_t)b * T;
         for (int h = 0; h < nh; h++) {
             const float *qh = q + (size_t)b * T * QD + (size_t)h * hd;
             const float *kh = k + (size_t)b * T * KVD + (size_t)(h / group) * hd;
             const float *vh = v + (size_t)b * T * KVD + (size_t)(h / group) * hd;
             float *p = att + ((size_t)b * nh + h) * T * T;
+            float *oh = out + (size_t)b * T * QD + (size_t)h * hd;
+            for (int row0 = 0; row0 < T; row0 += TR_ATTENTION_BLOCK) {
+                int rows = T - row0 < TR_ATTENTION_BLOCK ? T - row0 : TR_ATTENTION_BLOCK;
+                int keys = row0 + rows;
+                float *block = p + (size_t)row0 * T;
 
-            // step: scores
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qh, QD, kh,
-                        KVD, 0.0f, p, T);
+                // step: scores of the block against keys [0, keys)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, scale,
+                            qh + (size_t)row0 * QD, QD, kh, KVD, 0.0f, block, T);
 
-            // step: masked softmax per row
-            softmax_args args = {.p = p, .seg = seg, .T = T, .window = window};
-            tr_parallel_for((size_t)T, masked_softmax_rows, &args);
+                // step: masked softmax per row
+                softmax_args args = {.p = p, .seg = segments + (size_t)b * T, .T = T,
+                                     .window = window, .row0 = row0, .keys = keys};
+                tr_parallel_for((size_t)rows, masked_softmax_rows, &args);
 
-            // step: weighted sum of values
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, vh,
-                        KVD, 0.0f, out + (size_t)b * T * QD + (size_t)h * hd, QD);
+                // step: weighted sum of values
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, 1.0f,
+                            block, T, vh, KVD, 0.0f, oh + (size_t)row0 * QD, QD);
+            }
         }
     }
 }
@@ -371,23 +387,30 @@ void tr_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
             size_t q_offset = (size_t)b * T * QD + (size_t)h * hd;
             size_t kv_offset = (size_t)b * T * KVD + (size_t)(h / group) * hd;
             const float *p = att + ((size_t)b * nh + h) * T * T;
-            float *dp = scratch;
+            for (int row0 = 0; row0 < T; row0 += TR_ATTENTION_BLOCK) {
+                int rows = T - row0 < TR_ATTENTION_BLOCK ? T - row0 : TR_ATTENTION_BLOCK;
+                int keys = row0 + rows;
+                const float *pblock = p + (size_t)row0 * T;
+                float *dp = scratch + (size_t)row0 * T;
+                const float *dout_block = dout + q_offset + (size_t)row0 * QD;
 
-            // step: dp = dout v^T and dv += p^T dout
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f,
-                        dout + q_offset, QD, v + kv_offset, KVD, 0.0f, dp, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T,
-                        dout + q_offset, QD, 1.0f, dv + kv_offset, KVD);
+                // step: dp = dout v^T and dv += p^T dout
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, 1.0f,
+                            dout_block, QD, v + kv_offset, KVD, 0.0f, dp, T);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, rows, 1.0f,
+                            pblock, T, dout_block, QD, 1.0f, dv + kv_offset, KVD);
 
-            // step: softmax backward
-            softmax_args args = {.p = dp, .T = T, .probs = p};
-            tr_parallel_for((size_t)T, softmax_backward_rows, &args);
+                // step: softmax backward
+                softmax_args args = {.p = scratch, .probs = p, .T = T, .row0 = row0,
+                                     .keys = keys};
+                tr_parallel_for((size_t)rows, softmax_backward_rows, &args);
 
-            // step: dq = scale * ds k and dk += scale * ds^T q
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dp, T,
-                        k + kv_offset, KVD, 0.0f, dq + q_offset, QD);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dp, T,
-                        q + q_offset, QD, 1.0f, dk + kv_offset, KVD);
+                // step: dq = scale * ds k and dk += scale * ds^T q
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, scale, dp,
+                            T, k + kv_offset, KVD, 0.0f, dq + q_offset + (size_t)row0 * QD, QD);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hd, rows, scale, dp, T,
+                            q + q_offset + (size_t)row0 * QD, QD, 1.0f, dk + kv_offset, KVD);
+            }
         }
     }
 }

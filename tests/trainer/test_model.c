@@ -350,6 +350,118 @@ static void test_matmul_blas_matches_reference(void **state)
     assert_true(worst < 1e-5);
 }
 
+/* Dense attention in double precision: out, probabilities, and the backward pass. */
+static void attention_reference(double *out, double *probs, double *dq, double *dk, double *dv,
+                                const float *q, const float *k, const float *v,
+                                const float *dout, const int32_t *seg, int T, int nh, int nkv,
+                                int hd)
+{
+    int QD = nh * hd, KVD = nkv * hd, group = nh / nkv;
+    double scale = 1.0 / sqrt((double)hd);
+    memset(dq, 0, sizeof(double) * T * QD);
+    memset(dk, 0, sizeof(double) * T * KVD);
+    memset(dv, 0, sizeof(double) * T * KVD);
+    for (int h = 0; h < nh; h++) {
+        int g = h / group;
+        for (int t = 0; t < T; t++) {
+            double *p = probs + ((size_t)h * T + t) * T;
+            double max = -1e300, sum = 0.0;
+            for (int s = 0; s < T; s++) {
+                p[s] = 0.0;
+                if (s > t || seg[s] != seg[t])
+                    continue;
+                double dot = 0.0;
+                for (int i = 0; i < hd; i++)
+                    dot += (double)q[t * QD + h * hd + i] * k[s * KVD + g * hd + i];
+                p[s] = dot * scale;
+                max = fmax(max, p[s]);
+            }
+            for (int s = 0; s <= t; s++) {
+                p[s] = (seg[s] == seg[t]) ? exp(p[s] - max) : 0.0;
+                sum += p[s];
+            }
+            for (int s = 0; s <= t; s++)
+                p[s] /= sum;
+            for (int i = 0; i < hd; i++) {
+                double acc = 0.0;
+                for (int s = 0; s <= t; s++)
+                    acc += p[s] * v[s * KVD + g * hd + i];
+                out[t * QD + h * hd + i] = acc;
+            }
+
+            /* backward of this row */
+            double dp[512], dot = 0.0;
+            for (int s = 0; s <= t; s++) {
+                dp[s] = 0.0;
+                for (int i = 0; i < hd; i++) {
+                    dp[s] += (double)dout[t * QD + h * hd + i] * v[s * KVD + g * hd + i];
+                    dv[s * KVD + g * hd + i] += p[s] * dout[t * QD + h * hd + i];
+                }
+                dot += p[s] * dp[s];
+            }
+            for (int s = 0; s <= t; s++) {
+                double ds = p[s] * (dp[s] - dot) * scale;
+                for (int i = 0; i < hd; i++) {
+                    dq[t * QD + h * hd + i] += ds * k[s * KVD + g * hd + i];
+                    dk[s * KVD + g * hd + i] += ds * q[t * QD + h * hd + i];
+                }
+            }
+        }
+    }
+}
+
+static double max_relative(const float *a, const double *b, size_t n)
+{
+    double diff = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs(a[i] - b[i]));
+        scale = fmax(scale, fabs(b[i]));
+    }
+    return diff / scale;
+}
+
+static void test_attention_blocks_match_dense(void **state)
+{
+    (void)state;
+    enum { T = 300, NH = 4, NKV = 2, HD = 8, QD = NH * HD, KVD = NKV * HD };
+    float *q = malloc(sizeof(float) * T * QD), *k = malloc(sizeof(float) * T * KVD);
+    float *v = malloc(sizeof(float) * T * KVD), *dout = malloc(sizeof(float) * T * QD);
+    float *out = malloc(sizeof(float) * T * QD), *att = malloc(sizeof(float) * NH * T * T);
+    float *dq = malloc(sizeof(float) * T * QD), *dk = malloc(sizeof(float) * T * KVD);
+    float *dv = malloc(sizeof(float) * T * KVD), *scratch = malloc(sizeof(float) * T * T);
+    double *ref_out = malloc(sizeof(double) * T * QD), *probs = malloc(sizeof(double) * NH * T * T);
+    double *ref_dq = malloc(sizeof(double) * T * QD), *ref_dk = malloc(sizeof(double) * T * KVD);
+    double *ref_dv = malloc(sizeof(double) * T * KVD);
+    int32_t seg[T];
+    for (int t = 0; t < T; t++)
+        seg[t] = t < 170 ? 0 : (t < 290 ? 1 : -1); /* two records and padding */
+    for (int i = 0; i < T * QD; i++) {
+        q[i] = (float)sin(0.37 * i);
+        dout[i] = (float)cos(0.11 * i);
+    }
+    for (int i = 0; i < T * KVD; i++) {
+        k[i] = (float)cos(0.53 * i);
+        v[i] = (float)sin(0.29 * i + 1.0);
+    }
+
+    tr_attention_forward(out, att, q, k, v, seg, 1, T, NH, NKV, HD, 0);
+    tr_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, 1, T, NH, NKV, HD);
+    attention_reference(ref_out, probs, ref_dq, ref_dk, ref_dv, q, k, v, dout, seg, T, NH, NKV,
+                        HD);
+    double d_out = max_relative(out, ref_out, T * QD);
+    double d_q = max_relative(dq, ref_dq, T * QD);
+    double d_k = max_relative(dk, ref_dk, T * KVD);
+    double d_v = max_relative(dv, ref_dv, T * KVD);
+    printf("attention over %d positions: out %.3g dq %.3g dk %.3g dv %.3g\n", T, d_out, d_q, d_k,
+           d_v);
+    assert_true(d_out < 1e-5);
+    assert_true(d_q < 1e-4);
+    assert_true(d_k < 1e-4);
+    assert_true(d_v < 1e-4);
+    free(q); free(k); free(v); free(dout); free(out); free(att); free(dq); free(dk); free(dv);
+    free(scratch); free(ref_out); free(probs); free(ref_dq); free(ref_dk); free(ref_dv);
+}
+
 static void test_tiny_model_learns(void **state)
 {
     (void)state;
@@ -414,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_missing_tensor_named),
         cmocka_unit_test(test_bias_on_llama_rejected),
         cmocka_unit_test(test_matmul_blas_matches_reference),
+        cmocka_unit_test(test_attention_blocks_match_dense),
         cmocka_unit_test(test_tiny_model_learns),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
