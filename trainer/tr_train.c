@@ -307,3 +307,12 @@ const tr_params *tr_trainer_param_grads(const tr_trainer *t)
 {
     return t->adapter == NULL ? &t->param_grads : NULL;
 }
+
+size_t tr_trainer_buffer_bytes(const tr_trainer *t)
+{
+    size_t floats = 0;
+    for (int i = 0; i < TR_ACT_COUNT; i++)
+        floats += t->act_sizes[i];
+    floats += 3 * t->param_count; /* gradients, first and second moments */
+    return floats * sizeof(float);
+}

@@ -17,6 +17,7 @@
 #ifndef TR_TRAIN_H
 #define TR_TRAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fl_error.h"
@@ -97,6 +98,9 @@ int tr_trainer_evaluate(tr_trainer *trainer, const tr_batch *batch, double *loss
 /* Gradients of the last tr_trainer_gradients: of the adapter, or of the base weights. */
 const lora_adapter *tr_trainer_lora_grads(const tr_trainer *trainer);
 const tr_params *tr_trainer_param_grads(const tr_trainer *trainer);
+
+/* Returns the bytes the trainer allocated: activations, gradients and AdamW moments. */
+size_t tr_trainer_buffer_bytes(const tr_trainer *trainer);
 
 /* Learning rate of optimizer step `step` (0-based) under the schedule. */
 float tr_schedule_lr(const tr_optim_options *options, int step);

@@ -56,7 +56,7 @@ static void projection_shapes(const tr_config *c, int shapes[8][2])
     memcpy(shapes, table, sizeof(table));
 }
 
-/* Matrix FLOPs of one LoRA step as the trainer computes it (dense T x T attention). */
+/* Matrix FLOPs of one LoRA step: projections, LoRA products, causal attention, lm_head. */
 static double step_flops(const tr_config *c, int N)
 {
     int shapes[8][2];
@@ -66,7 +66,8 @@ static double step_flops(const tr_config *c, int N)
         layer += 2.0 * N * shapes[p][0] * shapes[p][1];
         lora += 2.0 * N * RANK * (shapes[p][0] + shapes[p][1]);
     }
-    double attention = 4.0 * c->num_heads * (double)N * N * c->head_dim;
+    /* Causal attention: query t multiplies t + 1 keys, in scores and in the weighted sum. */
+    double attention = 4.0 * c->num_heads * c->head_dim * (double)N * (N + 1) / 2.0;
     double head = 2.0 * N * (double)shapes[7][0] * shapes[7][1];
     /* forward: base + LoRA (2 products); backward: dinp through W, 4 LoRA products, 2x attention */
     double forward = c->num_layers * (layer + lora + attention) + head;
@@ -159,12 +160,20 @@ int main(int argc, char **argv)
         targets[i] = i + 1 < SEQ ? tokens[i + 1] : TR_IGNORE_INDEX;
     tr_batch batch = {1, SEQ, tokens, targets, positions, segments};
 
-    // step: one warm-up step, then timed steps
+    // step: one warm-up step, the peak memory of training, then timed steps between two
+    // sgemm measurements (other processes on the machine change both rates over time)
     tr_step_stats stats;
     if (tr_trainer_step(trainer, &batch, 1, &stats, &err) != FL_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    double peak_mb = usage.ru_maxrss / 1024.0;
+    double weights_mb = (double)model.num_params * 4.0 / 1048576.0;
+    double buffers_mb = (double)tr_trainer_buffer_bytes(trainer) / 1048576.0;
+
+    double sgemm_before = sgemm_rate(&config, SEQ);
     start = now();
     for (int s = 0; s < TIMED_STEPS; s++) {
         if (tr_trainer_step(trainer, &batch, 1, &stats, &err) != FL_OK) {
@@ -173,18 +182,24 @@ int main(int argc, char **argv)
         }
     }
     double step_seconds = (now() - start) / TIMED_STEPS;
+    double sgemm_after = sgemm_rate(&config, SEQ);
+    double sgemm = 0.5 * (sgemm_before + sgemm_after);
     double gflops = step_flops(&config, SEQ) / step_seconds * 1e-9;
-    printf("step: %.3f s, %.1f tokens/s, %.1f GFLOP/s, loss %.4f\n", step_seconds,
-           SEQ / step_seconds, gflops, stats.loss);
 
-    double sgemm = sgemm_rate(&config, SEQ);
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    double weights_mb = (double)model.num_params * 4.0 / 1048576.0;
-    printf("weights %.0f MB, peak RSS %.0f MB\n", weights_mb, usage.ru_maxrss / 1024.0);
+    printf("\n%-28s %10s\n", "figure", "value");
+    printf("%-28s %10.3f\n", "step (s)", step_seconds);
+    printf("%-28s %10.1f\n", "tokens/s", SEQ / step_seconds);
+    printf("%-28s %10.1f\n", "step GFLOP/s", gflops);
+    printf("%-28s %10.1f\n", "sgemm GFLOP/s before", sgemm_before);
+    printf("%-28s %10.1f\n", "sgemm GFLOP/s after", sgemm_after);
+    printf("%-28s %10.0f\n", "weights (MB)", weights_mb);
+    printf("%-28s %10.0f\n", "trainer buffers (MB)", buffers_mb);
+    printf("%-28s %10.0f\n", "peak RSS (MB)", peak_mb);
+    printf("%-28s %10.2f\n", "peak / (weights + buffers)", peak_mb / (weights_mb + buffers_mb));
+    printf("%-28s %10.4f\n", "loss", stats.loss);
     printf("C_RESULT {\"tokens_per_s\":%.2f,\"gflops\":%.2f,\"sgemm_gflops\":%.2f,"
-           "\"peak_rss_mb\":%.0f,\"weights_mb\":%.0f,\"step_s\":%.3f}\n",
-           SEQ / step_seconds, gflops, sgemm, usage.ru_maxrss / 1024.0, weights_mb, step_seconds);
+           "\"peak_rss_mb\":%.0f,\"weights_mb\":%.0f,\"buffers_mb\":%.0f,\"step_s\":%.3f}\n",
+           SEQ / step_seconds, gflops, sgemm, peak_mb, weights_mb, buffers_mb, step_seconds);
 
     tr_trainer_destroy(&trainer);
     lora_adapter_release(&adapter);
