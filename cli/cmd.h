@@ -9,5 +9,6 @@
 int cmd_config_check(int argc, char **argv);
 int cmd_config_sample(int argc, char **argv);
 int cmd_init_model(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

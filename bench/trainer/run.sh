@@ -7,9 +7,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 threads=${FL_BENCH_THREADS:-$(nproc)}
 
 echo "== fedlora trainer, $threads threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-c_out=$("$build/bin/bench_trainer" "$threads" | tee /dev/stderr)
-echo "== PyTorch reference" >&2
-torch_out=$(/usr/bin/python3 "$here/torch_step.py" "$threads" | tee /dev/stderr)
+c_out=$("$build/bin/bench_trainer" "$threads")
+echo "$c_out" | grep -v '^C_RESULT'
+echo "== PyTorch reference, $threads threads"
+torch_out=$(/usr/bin/python3 "$here/torch_step.py" "$threads")
+echo "$torch_out" | grep -v '^TORCH_RESULT'
 
 /usr/bin/python3 - "$c_out" "$torch_out" <<'PY'
 import json, sys

@@ -311,6 +311,71 @@ static void test_bias_on_llama_rejected(void **state)
     assert_non_null(strstr(err.msg, "_proj.bias"));
 }
 
+/* Returns the mean loss of batch under model and adapter (adapter may be NULL). */
+static double batch_loss(tr_model *model, lora_adapter *adapter, const tr_batch *batch)
+{
+    tr_train_options options = tr_train_options_default();
+    options.mode = adapter != NULL ? TR_MODE_LORA : TR_MODE_FULL;
+    options.max_batch = batch->B;
+    options.max_seq = batch->T;
+    tr_trainer *trainer = NULL;
+    fl_error err = {0};
+    assert_int_equal(tr_trainer_new(&trainer, model, adapter, &options, &err), FL_OK);
+    double sum = 0.0;
+    long tokens = 0;
+    assert_int_equal(tr_trainer_evaluate(trainer, batch, &sum, &tokens, &err), FL_OK);
+    tr_trainer_destroy(&trainer);
+    return sum / (double)tokens;
+}
+
+static void test_merge_keeps_loss(void **state)
+{
+    (void)state;
+    char folder[300];
+    write_tiny_model("merge_base", folder, sizeof(folder));
+    tr_model model;
+    fl_error err = {0};
+    assert_int_equal(tr_model_load(&model, folder, &err), FL_OK);
+
+    lora_options lora = {.rank = 2, .alpha = 3.0f, .use_rslora = true,
+                         .targets = (1u << LORA_Q) | (1u << LORA_O) | (1u << LORA_DOWN)};
+    lora_adapter adapter;
+    lora_adapter_init(&adapter, &model.config, &lora);
+    lora_adapter_init_weights(&adapter, 9);
+    for (size_t i = adapter.a_count; i < adapter.num_params; i++)
+        adapter.memory[i] = 0.3f * (float)sin((double)i);
+    char adapter_dir[400];
+    snprintf(adapter_dir, sizeof(adapter_dir), "%s/merge_adapter", s_dir);
+    assert_int_equal(lora_adapter_save(&adapter, adapter_dir, "tiny", &err), FL_OK);
+
+    int32_t tokens[10] = {1, 5, 2, 7, 3, 3, 0, 6, 4, 2};
+    int32_t targets[10] = {5, 2, 7, 3, 3, 0, 6, 4, 2, -100};
+    int32_t positions[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    int32_t segments[10] = {0};
+    tr_batch batch = {1, 10, tokens, targets, positions, segments};
+    double with_adapter = batch_loss(&model, &adapter, &batch);
+
+    char out[400];
+    char command[1400];
+    snprintf(out, sizeof(out), "%s/merged", s_dir);
+    snprintf(command, sizeof(command),
+             "'%s/bin/fedlora' merge --model '%s' --adapter '%s' --out '%s' >/dev/null",
+             FL_BINARY_DIR, folder, adapter_dir, out);
+    assert_int_equal(system(command), 0);
+    tr_model merged;
+    assert_int_equal(tr_model_load(&merged, out, &err), FL_OK);
+    double merged_loss = batch_loss(&merged, NULL, &batch);
+    double diff = fabs(merged_loss - with_adapter) / with_adapter;
+    printf("merge: loss with adapter %.7f, merged %.7f, relative difference %.3g\n",
+           with_adapter, merged_loss, diff);
+    assert_true(diff < 1e-5);
+    assert_true(fabs(merged_loss - batch_loss(&model, NULL, &batch)) > 1e-4);
+
+    tr_model_release(&merged);
+    lora_adapter_release(&adapter);
+    tr_model_release(&model);
+}
+
 /* ---------------------------------------------------------------------------
  * kernels and learning
  */
@@ -525,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_bad_model_inputs),
         cmocka_unit_test(test_missing_tensor_named),
         cmocka_unit_test(test_bias_on_llama_rejected),
+        cmocka_unit_test(test_merge_keeps_loss),
         cmocka_unit_test(test_matmul_blas_matches_reference),
         cmocka_unit_test(test_attention_blocks_match_dense),
         cmocka_unit_test(test_tiny_model_learns),
