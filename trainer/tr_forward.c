@@ -11,10 +11,15 @@
  * access to the arenas
  */
 
+/* Slice of per-layer activation id for layer; with recomputation every layer shares one. */
 static float *act(const tr_trainer *t, int id, int layer)
 {
-    int slices = id == TR_A_RESID ? t->model->config.num_layers + 1 : t->model->config.num_layers;
-    return t->acts[id] + (size_t)layer * (t->act_sizes[id] / (size_t)slices);
+    int layers = t->model->config.num_layers;
+    if (id == TR_A_RESID)
+        return t->acts[id] + (size_t)layer * (t->act_sizes[id] / (size_t)(layers + 1));
+    if (t->options.recompute)
+        return t->acts[id];
+    return t->acts[id] + (size_t)layer * (t->act_sizes[id] / (size_t)layers);
 }
 
 static const float *weight(const tr_trainer *t, int id, int layer)
@@ -349,6 +354,11 @@ void tr_model_backward(tr_trainer *t, const tr_batch *batch)
 
     // step: decoder layers in reverse
     for (int l = c->num_layers - 1; l >= 0; l--) {
+        if (t->options.recompute) {
+            /* Same inputs and dropout keys, so the same activations as the forward pass. */
+            attention_block_forward(t, batch, l, d);
+            mlp_block_forward(t, l, d);
+        }
         mlp_block_backward(t, l, d);
         attention_block_backward(t, l, d);
     }

@@ -39,7 +39,8 @@ tr_train_options tr_train_options_default(void)
 static void act_sizes(const tr_trainer *t, size_t sizes[TR_ACT_COUNT])
 {
     const tr_config *c = &t->model->config;
-    size_t L = (size_t)c->num_layers, N = (size_t)t->max_n, T = (size_t)t->max_seq;
+    size_t N = (size_t)t->max_n, T = (size_t)t->max_seq;
+    size_t L = t->options.recompute ? 1 : (size_t)c->num_layers; /* per-layer slices kept */
     size_t H = (size_t)c->hidden_size, inter = (size_t)c->intermediate_size;
     size_t QD = (size_t)c->num_heads * c->head_dim, KVD = (size_t)c->num_kv_heads * c->head_dim;
     size_t nh = (size_t)c->num_heads, nkv = (size_t)c->num_kv_heads;
@@ -49,7 +50,7 @@ static void act_sizes(const tr_trainer *t, size_t sizes[TR_ACT_COUNT])
     widest = widest > QD ? widest : QD;
 
     memset(sizes, 0, TR_ACT_COUNT * sizeof(size_t));
-    sizes[TR_A_RESID] = (L + 1) * N * H;
+    sizes[TR_A_RESID] = ((size_t)c->num_layers + 1) * N * H;
     sizes[TR_A_HRES] = L * N * H;
     sizes[TR_A_LN1] = L * N * H;
     sizes[TR_A_LN1_RSTD] = L * N;

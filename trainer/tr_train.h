@@ -46,6 +46,9 @@ typedef struct tr_train_options {
     int max_batch;   /* rows per micro-batch, at most */
     int max_seq;     /* positions per row, at most */
     uint64_t seed;   /* dropout masks */
+    int recompute;   /* keep only each layer's input and recompute the layer in the backward
+                        pass: activation memory of one layer instead of all, about a third
+                        more compute */
 } tr_train_options;
 
 typedef struct tr_step_stats {

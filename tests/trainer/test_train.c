@@ -193,6 +193,43 @@ static void test_dropout_gradient_finite_difference(void **state)
     fixture_release(&f);
 }
 
+static void test_recompute_gives_same_gradients(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f, 0.3f);
+    tr_batch batch = {2, T, f.tokens, f.targets, f.positions, f.segments};
+    tr_step_stats kept, recomputed;
+    fl_error err = {0};
+
+    tr_trainer *trainer = new_trainer(&f, TR_MODE_LORA, 2);
+    assert_int_equal(tr_trainer_gradients(trainer, &batch, 1, &kept, &err), FL_OK);
+    size_t n = f.adapter.num_params;
+    float *grads = malloc(n * sizeof(float));
+    memcpy(grads, tr_trainer_lora_grads(trainer)->memory, n * sizeof(float));
+    size_t kept_bytes = tr_trainer_buffer_bytes(trainer);
+    tr_trainer_destroy(&trainer);
+
+    tr_train_options options = tr_train_options_default();
+    options.max_batch = 2;
+    options.max_seq = T;
+    options.seed = 77;
+    options.recompute = 1;
+    assert_int_equal(tr_trainer_new(&trainer, &f.model, &f.adapter, &options, &err), FL_OK);
+    assert_int_equal(tr_trainer_gradients(trainer, &batch, 1, &recomputed, &err), FL_OK);
+    double diff = max_difference(grads, tr_trainer_lora_grads(trainer)->memory, n);
+    printf("recompute: loss %.7f vs %.7f, max gradient difference %.3g, buffers %zu -> %zu "
+           "bytes\n", kept.loss, recomputed.loss, diff, kept_bytes,
+           tr_trainer_buffer_bytes(trainer));
+    assert_true(kept.loss == recomputed.loss);
+    assert_true(diff == 0.0);
+    assert_true(tr_trainer_buffer_bytes(trainer) < kept_bytes);
+
+    free(grads);
+    tr_trainer_destroy(&trainer);
+    fixture_release(&f);
+}
+
 static void test_frozen_a_keeps_a(void **state)
 {
     (void)state;
@@ -257,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_accumulation_equals_one_batch),
         cmocka_unit_test(test_schedule_warmup_then_cosine),
         cmocka_unit_test(test_dropout_gradient_finite_difference),
+        cmocka_unit_test(test_recompute_gives_same_gradients),
         cmocka_unit_test(test_frozen_a_keeps_a),
         cmocka_unit_test(test_bad_batches_rejected),
     };
