@@ -53,6 +53,13 @@ size_t st_dtype_size(st_dtype dtype);
  */
 int st_file_open(st_file **out, const char *path, fl_error *err) FL_WARN_UNUSED;
 
+/*
+ * Validates size bytes at data as a safetensors file called name (used in
+ * messages). data is borrowed and must outlive the st_file.
+ */
+int st_file_open_memory(st_file **out, const char *name, const void *data, size_t size,
+                        fl_error *err) FL_WARN_UNUSED;
+
 /* Unmaps the file and frees the table. NULL-safe; clears *file. */
 void st_file_destroy(st_file **file);
 
