@@ -153,6 +153,9 @@ int tr_config_from_json(tr_config *c, const void *json_object, const char *where
     else if ((rc = read_arch(root, where, &c->arch, err)) != FL_OK)
         return rc;
 
+    if (json_is_true(json_object_get(root, "mlp_bias")))
+        return fl_error_set(err, FL_EUNSUPPORTED, "%s: \"mlp_bias\": true is not supported",
+                            where);
     const char *act = json_string_value(json_object_get(root, "hidden_act"));
     if (act != NULL && strcmp(act, "silu") != 0)
         return fl_error_set(err, FL_EUNSUPPORTED, "%s: hidden_act '%s' is not supported; "
