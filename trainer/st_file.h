@@ -5,11 +5,10 @@
  * File layout: an 8-byte little-endian header length N, N bytes of JSON
  * mapping each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
  * (offsets relative to byte 8 + N), then the data. st_file_open checks every
- * header fact before any tensor is used: the header size (at most 100 MB),
- * the JSON, each dtype and shape, that the byte ranges tile the data without
- * gap or overlap, that each range contains exactly elements x dtype size bytes
- * and that the data ends at the end of the file. Errors name the file and
- * the tensor.
+ * header fact before any tensor is used. The header is at most 100 MB of
+ * valid JSON with known dtypes and shapes. The byte ranges tile the data
+ * without gap or overlap, each range has exactly elements x dtype size bytes,
+ * and the data ends at the end of the file. Errors name the file and tensor.
  */
 #ifndef ST_FILE_H
 #define ST_FILE_H
@@ -73,8 +72,8 @@ const st_tensor *st_file_tensor(const st_file *file, size_t i);
 const st_tensor *st_file_find(const st_file *file, const char *name);
 
 /*
- * Converts tensor (F32, F16 or BF16) of file to float32 into out, which holds
- * tensor->elements floats. Other dtypes fail with FL_EUNSUPPORTED naming the
+ * Converts tensor (F32, F16 or BF16) of file to float32 into out, which has room
+ * for tensor->elements floats. Other dtypes fail with FL_EUNSUPPORTED naming the
  * file, tensor and dtype.
  */
 int st_file_read_f32(const st_file *file, const st_tensor *tensor, float *out,

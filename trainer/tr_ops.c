@@ -278,10 +278,10 @@ static int attends(const int32_t *segments, int t, int s, int window)
 }
 
 /*
- * Queries are processed in blocks of TR_ATTENTION_BLOCK rows; a block only
- * needs the keys up to its last row, which skips about half of the dense
- * T x T products. Entries of att right of a block's keys are never written
- * or read.
+ * Queries are processed in blocks of TR_ATTENTION_BLOCK rows. A block only
+ * needs the keys up to its last row, so about half of the dense T x T
+ * products are skipped. Entries of att right of a block's keys are never
+ * written or read.
  */
 #define TR_ATTENTION_BLOCK 128
 
