@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lora.h"
+#include "tr_local.h"
 #include "tr_model.h"
 #include "tr_train.h"
 
@@ -230,6 +231,64 @@ static void test_recompute_gives_same_gradients(void **state)
     fixture_release(&f);
 }
 
+typedef struct source_state {
+    fixture *f;
+    int served;
+    int limit;
+} source_state;
+
+/* Serves the fixture's two rows in turn, limit batches in all. */
+static int serve_rows(void *context, tr_batch *batch, fl_error *err)
+{
+    source_state *s = context;
+    (void)err;
+    if (s->served == s->limit)
+        return 1;
+    int row = s->served++ % 2;
+    *batch = (tr_batch){1, T, s->f->tokens + row * T, s->f->targets + row * T,
+                        s->f->positions + row * T, s->f->segments + row * T};
+    return 0;
+}
+
+static void test_local_round_returns_delta(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f, 0.0f);
+    lora_adapter start, delta;
+    lora_adapter_init(&start, &f.model.config, &f.adapter.options);
+    lora_adapter_init(&delta, &f.model.config, &f.adapter.options);
+    lora_adapter_copy(&start, &f.adapter);
+
+    tr_local_options options = {tr_train_options_default(), 4, 2};
+    options.train.optim.lr = 1e-2f;
+    options.train.max_seq = T;
+    source_state source = {&f, 0, 7}; /* runs out during the fourth step */
+    tr_local_result result;
+    fl_error err = {0};
+    assert_int_equal(tr_local_train(&f.model, &f.adapter, &options, serve_rows, &source, &delta,
+                                    &result, &err), FL_OK);
+    printf("local round: %d steps, %ld tokens, loss %.4f -> %.4f (mean %.4f)\n", result.steps,
+           result.tokens, result.first_loss, result.last_loss, result.mean_loss);
+    assert_int_equal(result.steps, 4);
+    assert_int_equal(result.tokens, 3 * 15 + 7);
+    assert_true(result.last_loss < result.first_loss);
+
+    double worst = 0.0;
+    for (size_t i = 0; i < delta.num_params; i++)
+        worst = fmax(worst, fabs(start.memory[i] + delta.memory[i] - f.adapter.memory[i]));
+    printf("local round: start + delta reproduces the adapter within %.3g\n", worst);
+    assert_true(worst < 1e-6);
+
+    source_state empty = {&f, 0, 0};
+    assert_int_equal(tr_local_train(&f.model, &f.adapter, &options, serve_rows, &empty, &delta,
+                                    &result, &err), FL_ENOTFOUND);
+
+    lora_adapter_release(&start);
+    lora_adapter_release(&delta);
+    fixture_release(&f);
+}
+
 static void test_frozen_a_keeps_a(void **state)
 {
     (void)state;
@@ -295,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_schedule_warmup_then_cosine),
         cmocka_unit_test(test_dropout_gradient_finite_difference),
         cmocka_unit_test(test_recompute_gives_same_gradients),
+        cmocka_unit_test(test_local_round_returns_delta),
         cmocka_unit_test(test_frozen_a_keeps_a),
         cmocka_unit_test(test_bad_batches_rejected),
     };
