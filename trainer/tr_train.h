@@ -48,7 +48,9 @@ typedef struct tr_train_options {
     uint64_t seed;   /* dropout masks */
     int recompute;   /* keep only each layer's input and recompute the layer in the backward
                         pass: activation memory of one layer instead of all, about a third
-                        more compute */
+                        more compute. NOTE: without it the attention probabilities of every
+                        layer are kept, L*B*nh*T*T floats (5.6 GB for Qwen2.5-0.5B at
+                        T = 2048), so long sequences need recompute. */
 } tr_train_options;
 
 typedef struct tr_step_stats {
