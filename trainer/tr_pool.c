@@ -30,11 +30,14 @@ static void run_part(int part, int parts, tr_range_fn fn, void *context, size_t 
         fn(context, part, begin, end);
 }
 
+/* Generation current when each worker was created; it waits for the next one. */
+static unsigned long s_start_generation[TR_POOL_MAX_THREADS];
+
 static void *worker(void *argument)
 {
     int part = (int)(size_t)argument;
-    unsigned long seen = 0;
     pthread_mutex_lock(&s_pool.lock);
+    unsigned long seen = s_start_generation[part];
     for (;;) {
         while (s_pool.generation == seen)
             pthread_cond_wait(&s_pool.work, &s_pool.lock);
@@ -67,7 +70,9 @@ void tr_pool_set_threads(int threads)
     /* Workers live for the whole process; only missing ones are started. */
     while (s_pool.started < threads - 1) {
         pthread_t thread;
-        if (pthread_create(&thread, NULL, worker, (void *)(size_t)(s_pool.started + 1)) != 0)
+        int part = s_pool.started + 1;
+        s_start_generation[part] = s_pool.generation;
+        if (pthread_create(&thread, NULL, worker, (void *)(size_t)part) != 0)
             break;
         pthread_detach(thread);
         s_pool.started++;

@@ -17,6 +17,7 @@
 #include "lora.h"
 #include "tr_local.h"
 #include "tr_model.h"
+#include "tr_pool.h"
 #include "tr_train.h"
 
 enum { T = 9 };
@@ -346,6 +347,38 @@ static void test_bad_batches_rejected(void **state)
     fixture_release(&f);
 }
 
+typedef struct count_args {
+    int *hits;
+} count_args;
+
+static void count_items(void *context, int part, size_t begin, size_t end)
+{
+    const count_args *a = context;
+    (void)part;
+    for (size_t i = begin; i < end; i++)
+        a->hits[i]++;
+}
+
+/* Every item is visited exactly once, also after the pool grows and shrinks between loops. */
+static void test_pool_visits_each_item_once(void **state)
+{
+    (void)state;
+    enum { ITEMS = 1000 };
+    int hits[ITEMS];
+    const int threads[] = {1, 2, 4, 3, 1, 4};
+    for (size_t round = 0; round < sizeof(threads) / sizeof(threads[0]); round++) {
+        tr_pool_set_threads(threads[round]);
+        for (int repeat = 0; repeat < 20; repeat++) {
+            memset(hits, 0, sizeof(hits));
+            count_args args = {hits};
+            tr_parallel_for(ITEMS, count_items, &args);
+            for (int i = 0; i < ITEMS; i++)
+                assert_int_equal(hits[i], 1);
+        }
+    }
+    tr_set_threads(2);
+}
+
 int main(void)
 {
     tr_set_threads(2);
@@ -357,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_local_round_returns_delta),
         cmocka_unit_test(test_frozen_a_keeps_a),
         cmocka_unit_test(test_bad_batches_rejected),
+        cmocka_unit_test(test_pool_visits_each_item_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
