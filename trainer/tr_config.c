@@ -41,6 +41,13 @@ static int read_arch(const json_t *root, const char *where, tr_arch *out, fl_err
 {
     json_t *list = json_object_get(root, "architectures");
     const char *name = json_string_value(json_array_get(list, 0));
+    const char *model_type = json_string_value(json_object_get(root, "model_type"));
+    for (size_t i = 0; name == NULL && model_type != NULL && i < ARCH_COUNT; i++) {
+        if (strcmp(model_type, s_arches[i].model_type) == 0) {
+            *out = (tr_arch)i;
+            return FL_OK;
+        }
+    }
     if (name == NULL)
         return fl_error_set(err, FL_EFORMAT,
                             "%s: missing \"architectures\" (expected e.g. [\"LlamaForCausalLM\"])",

@@ -145,6 +145,64 @@ static void test_init_model_rejects_big_token_ids(void **state)
     assert_int_not_equal(system(command), 0);
 }
 
+typedef struct config_case {
+    const char *label;
+    const char *json;
+    int code;
+    const char *message; /* text the error contains, or NULL */
+} config_case;
+
+static void test_config_fields_and_errors(void **state)
+{
+    (void)state;
+    static const config_case cases[] = {
+        {"model_type only", "{\"model_type\":\"qwen3\",\"vocab_size\":8,\"hidden_size\":8,"
+         "\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2}",
+         FL_OK, NULL},
+        {"rope_parameters", "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":8,"
+         "\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+         "\"num_attention_heads\":2,\"rope_parameters\":{\"rope_theta\":500000.0,"
+         "\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,"
+         "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192}}", FL_OK, NULL},
+        {"yarn rope", "{\"architectures\":[\"Qwen2ForCausalLM\"],\"vocab_size\":8,"
+         "\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+         "\"num_attention_heads\":2,\"rope_scaling\":{\"type\":\"yarn\",\"factor\":4}}",
+         FL_EUNSUPPORTED, "yarn"},
+        {"mlp bias", "{\"architectures\":[\"LlamaForCausalLM\"],\"mlp_bias\":true,"
+         "\"vocab_size\":8,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1,\"num_attention_heads\":2}", FL_EUNSUPPORTED, "mlp_bias"},
+        {"heads not divisible", "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":8,"
+         "\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+         "\"num_attention_heads\":4,\"num_key_value_heads\":3}", FL_EFORMAT,
+         "num_key_value_heads"},
+        {"missing size", "{\"architectures\":[\"MistralForCausalLM\"],\"vocab_size\":8}",
+         FL_EFORMAT, "hidden_size"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *root = json_loads(cases[i].json, 0, NULL);
+        assert_non_null(root);
+        tr_config config;
+        fl_error err = {0};
+        int rc = tr_config_from_json(&config, root, "config.json", -1, &err);
+        printf("%-20s -> %s\n", cases[i].label, rc == FL_OK ? "ok" : err.msg);
+        assert_int_equal(rc, cases[i].code);
+        if (cases[i].message != NULL)
+            assert_non_null(strstr(err.msg, cases[i].message));
+        if (i == 0) {
+            assert_int_equal(config.arch, TR_ARCH_QWEN3);
+            assert_int_equal(config.num_kv_heads, 2);
+            assert_int_equal(config.head_dim, 4);
+            assert_true(config.qk_norm);
+        }
+        if (i == 1) {
+            assert_int_equal(config.rope_type, TR_ROPE_LLAMA3);
+            assert_true(config.rope_theta == 500000.0f);
+            assert_int_equal(config.rope_original_max_position, 8192);
+        }
+        json_decref(root);
+    }
+}
+
 /* ---------------------------------------------------------------------------
  * bad inputs
  */
@@ -587,6 +645,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_model_each_arch),
         cmocka_unit_test(test_init_model_rejects_big_token_ids),
+        cmocka_unit_test(test_config_fields_and_errors),
         cmocka_unit_test(test_bad_model_inputs),
         cmocka_unit_test(test_missing_tensor_named),
         cmocka_unit_test(test_bias_on_llama_rejected),
