@@ -206,7 +206,7 @@ static int read_tensors(lora_adapter *adapter, const st_set *set, fl_error *err)
         return fl_error_set(err, FL_EFORMAT,
                             "%s: contains %zu tensors but the configuration describes %zu; "
                             "the adapter was made for another model or with other options",
-                            st_file_path(st_set_file(set, 0)), present, expected);
+                            st_set_source(set), present, expected);
     return FL_OK;
 }
 

@@ -93,6 +93,9 @@ void st_set_destroy(st_set **set);
 /* Finds name in the set. Returns the tensor and stores its file in *file, or NULL. */
 const st_tensor *st_set_find(const st_set *set, const char *name, const st_file **file);
 
+/* Returns the index file of a sharded set, or the path of its single file. */
+const char *st_set_source(const st_set *set);
+
 size_t st_set_file_count(const st_set *set);
 const st_file *st_set_file(const st_set *set, size_t i);
 
