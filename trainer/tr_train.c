@@ -8,7 +8,6 @@
 #include "fl_mem.h"
 #include "tr_ops.h"
 #include "tr_pool.h"
-#include "tr_rng.h"
 #include "tr_state.h"
 
 void tr_set_threads(int n)
@@ -156,6 +155,16 @@ static int check_options(const tr_model *model, const lora_adapter *adapter,
         return fl_error_set(err, FL_EINVAL, "optimizer options out of range (lr %g, betas %g/%g, "
                             "eps %g)", (double)p->lr, (double)p->beta1, (double)p->beta2,
                             (double)p->eps);
+    /* The attention probabilities dominate activation memory, so sizes whose byte
+       count could overflow are rejected instead of aborting in the allocator. */
+    const tr_config *c = &model->config;
+    double att_floats = (double)(o->recompute ? 1 : c->num_layers) * o->max_batch *
+                        c->num_heads * (double)o->max_seq * o->max_seq;
+    if (att_floats > 68719476736.0)
+        return fl_error_set(err, FL_ERANGE,
+                            "attention buffers of %.3g floats for batch %d x %d are too large; "
+                            "use recompute or a shorter sequence", att_floats, o->max_batch,
+                            o->max_seq);
     if (adapter != NULL && adapter->num_layers != model->config.num_layers)
         return fl_error_set(err, FL_EINVAL, "adapter has %d layers but the model has %d",
                             adapter->num_layers, model->config.num_layers);
