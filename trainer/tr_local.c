@@ -65,7 +65,7 @@ int tr_local_train(tr_model *model, lora_adapter *adapter, const tr_local_option
         rc = fl_error_set(err, FL_ENOTFOUND, "local training: the data source had no batch");
     if (result->tokens > 0)
         result->mean_loss = loss_sum / (double)result->tokens;
-    /* delta holds the starting adapter until here. */
+    /* Until here delta contains the starting adapter. */
     lora_adapter_subtract(delta, adapter, delta);
     return rc;
 }

@@ -72,7 +72,7 @@ void tr_set_threads(int n);
 /*
  * Creates a trainer over model (and adapter, NULL in TR_MODE_FULL). Both are
  * borrowed and updated in place by steps; they must outlive the trainer.
- * Returns FL_EINVAL for inconsistent options (err says which).
+ * Returns FL_EINVAL for inconsistent options (err names the option).
  */
 int tr_trainer_new(tr_trainer **out, tr_model *model, lora_adapter *adapter,
                    const tr_train_options *options, fl_error *err) FL_WARN_UNUSED;
@@ -81,7 +81,7 @@ void tr_trainer_destroy(tr_trainer **trainer);
 /*
  * One optimizer step over count micro-batches (gradient accumulation): the
  * loss of each token is divided by the target tokens of all micro-batches.
- * Returns FL_EINVAL for a batch that is too large, holds an id outside the
+ * Returns FL_EINVAL for a batch that is too large, contains an id outside the
  * vocabulary or has no target token.
  */
 int tr_trainer_step(tr_trainer *trainer, const tr_batch *batches, int count,
