@@ -12,13 +12,14 @@ const cli_command cli_commands[] = {
     {"eval", "mean loss and perplexity of a model or adapter on JSONL records", cmd_eval},
     {"init-model", "write a randomly initialised model in Hugging Face format", cmd_init_model},
     {"keygen", "make a key pair on this machine (distributed provisioning)", cmd_keygen},
+    {"merge", "fold a LoRA adapter into its base model", cmd_merge},
     {"model hash", "print the content hash that names a base model in jobs", cmd_model_hash},
     {"provision", "write key and configuration kits for a project", cmd_provision},
     {"report", "write an HTML report of a job's rounds", cmd_report},
     {"synth", "write synthetic multi-site clinical consultations for the demo", cmd_synth},
+    {"tokenize", "turn text into token ids with a tokenizer.json, or back", cmd_tokenize},
     {"tokenizer train", "learn a small byte-level BPE tokenizer from JSONL text", cmd_tokenizer_train},
     {"train", "fine-tune locally: a PEFT adapter, or a whole model with --mode full", cmd_train},
-    {"tokenize", "turn text into token ids with a tokenizer.json, or back", cmd_tokenize},
 };
 
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);
