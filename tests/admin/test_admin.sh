@@ -155,6 +155,28 @@ status=$("$bin/fedlora" status --json 2>&1)
 output=$("$bin/fedlora" job abort --job study-1 2>&1) && fail "aborting an aborted job succeeded"
 expect "$output" "already aborted"
 
+# An adapter of tens of MB arrives intact, fetched in pieces. The test writes a
+# round-1 checkpoint in the store's layout, as the coordinator does after a round.
+checkpoint=$work/state/jobs/study-1/round-1/adapter
+mkdir -p "$checkpoint"
+head -c 25000000 /dev/urandom >"$checkpoint/adapter_model.safetensors"
+echo '{"peft_type": "LORA", "r": 4}' >"$checkpoint/adapter_config.json"
+/usr/bin/python3 - "$work/state/jobs/study-1/state.json" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+state["completed_rounds"] = 1
+json.dump(state, open(sys.argv[1], "w"))
+PY
+output=$("$bin/fedlora" export --job study-1 --out "$work/export" 2>&1) ||
+    fail "export of a completed round failed: $output"
+expect "$output" "after round 1"
+for file in adapter_model.safetensors adapter_config.json; do
+    cmp -s "$checkpoint/$file" "$work/export/$file" || fail "exported $file differs from the checkpoint"
+done
+output=$("$bin/fedlora" export --job study-1 --round 2 --out "$work/export-2" 2>&1) &&
+    fail "export of a round that never completed succeeded"
+expect "$output" "round 2 has no adapter"
+
 # A site key is rejected at the handshake, and the coordinator logs its fingerprint.
 sed "s|^name = .*|name = hospital-a|; s|^key_file = .*|key_file = $kits/sites/hospital-a/site.key|" \
     "$FEDLORA_CONFIG" >"$kits/researchers/alice/as-site.conf"
