@@ -19,31 +19,25 @@
 
 #define PATH_SIZE 4096
 
-typedef struct researcher_config {
-    char *name;
-    char *key_file;
-    char *admin_endpoint;
-    char *manifest_file;
-    char *project_public_key;
-} researcher_config;
-
 #define KEY(section, name, type, field, required, help)                                      \
     {section, name, type, offsetof(researcher_config, field), NULL, required, FL_CFG_NO_BOUNDS, \
      NULL, help}
 
-static const fl_cfg_key s_keys[] = {
+const fl_cfg_key admin_client_config_keys[] = {
     KEY("researcher", "name", FL_CFG_STRING, name, true,
         "Researcher name as listed in the project manifest"),
     KEY("researcher", "key_file", FL_CFG_PATH, key_file, true,
-        "Secret key file of the researcher (mode 0600)"),
+        "Secret key file of the researcher (mode 0600), relative to this file's folder"),
     KEY("project", "admin_endpoint", FL_CFG_STRING, admin_endpoint, true,
         "ZeroMQ endpoint of the coordinator's admin socket"),
     KEY("project", "manifest_file", FL_CFG_PATH, manifest_file, true,
-        "Signed project manifest with the coordinator's public keys"),
+        "Signed project manifest with the coordinator's public keys, relative to this "
+        "file's folder"),
     KEY("project", "project_public_key", FL_CFG_STRING, project_public_key, true,
         "Ed25519 public key (40 Z85 characters) that signed the manifest"),
 };
-#define KEY_COUNT (sizeof(s_keys) / sizeof(s_keys[0]))
+const size_t admin_client_config_key_count =
+    sizeof(admin_client_config_keys) / sizeof(admin_client_config_keys[0]);
 
 struct admin_client {
     researcher_config config;
@@ -158,7 +152,7 @@ static int connect_socket(admin_client *client, const fc_manifest *manifest,
 
 static int load_and_connect(admin_client *client, fl_error *err)
 {
-    int rc = fl_config_load(s_keys, KEY_COUNT, client->config_path, &client->config, err);
+    int rc = fl_config_load(admin_client_config_keys, admin_client_config_key_count, client->config_path, &client->config, err);
     if (rc == FL_OK)
         rc = fc_init();
     if (rc != FL_OK)
@@ -221,7 +215,7 @@ void admin_client_destroy(admin_client **client)
         zmq_close(c->socket);
     if (c->zmq != NULL)
         zmq_ctx_term(c->zmq);
-    fl_config_release(s_keys, KEY_COUNT, &c->config);
+    fl_config_release(admin_client_config_keys, admin_client_config_key_count, &c->config);
     free(c);
     *client = NULL;
 }

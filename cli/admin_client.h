@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "cli.h"
+#include "fl_config.h"
 #include "fl_error.h"
 #include "proto_admin.h"
 
@@ -38,6 +39,18 @@
 #define ADMIN_CLIENT_DEFAULT_TIMEOUT_S 15.0
 
 typedef struct admin_client admin_client;
+
+/* The researcher configuration, as admin_client_config_keys reads it. */
+typedef struct researcher_config {
+    char *name;
+    char *key_file;
+    char *admin_endpoint;
+    char *manifest_file;
+    char *project_public_key;
+} researcher_config;
+
+extern const fl_cfg_key admin_client_config_keys[];
+extern const size_t admin_client_config_key_count;
 
 /*
  * Reads the researcher configuration chosen by the --config and --timeout

@@ -47,6 +47,8 @@ JSON
     { echo "FAIL: fedlora provision failed"; exit 1; }
 kits=$work/kits
 export FEDLORA_CONFIG=$kits/researchers/alice/fedlora.conf
+output=$("$bin/fedlora" config check --role researcher "$FEDLORA_CONFIG" 2>&1) ||
+    fail "the researcher kit's fedlora.conf is invalid: $output"
 
 echo '{"vocab_size": 40, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 2,
   "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": true}' \
