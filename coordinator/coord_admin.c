@@ -27,6 +27,8 @@ struct coord_admin {
 /* Admits every researcher of the manifest, and no one else. */
 static int allow_researchers(coord_admin *admin, const fc_manifest *manifest, fl_error *err)
 {
+    proto_zap_set_hint(admin->zap, "the admin socket admits only researcher keys listed in the "
+                                   "project manifest");
     for (size_t i = 0; i < manifest->researcher_count; i++) {
         const fc_party *researcher = &manifest->researchers[i];
         int rc = proto_zap_allow(admin->zap, researcher->keys.curve_public, researcher->name,

@@ -201,6 +201,8 @@ PY
 )
 grep -q "fingerprint $fingerprint" "$work/coordinator.log" ||
     fail "the coordinator log does not name the rejected key's fingerprint $fingerprint"
+grep -q "fingerprint $fingerprint.*admits only researcher keys" "$work/coordinator.log" ||
+    fail "the rejection log line does not say which keys the admin socket admits"
 
 # Without any configuration the error names the places a configuration is read from.
 output=$(HOME=$work/no-home FEDLORA_CONFIG="" "$bin/fedlora" job list 2>&1) &&
