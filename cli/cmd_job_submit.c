@@ -46,7 +46,7 @@ static int fill_base_model(json_t *root, const char *model_dir, fl_error *err)
     json_object_set_new(base, "hash", json_string(hash_text));
     json_object_set_new(base, "config", config);
     if (json_object_get(base, "name") == NULL) {
-        char *copy = strdup(model_dir);
+        char *copy = fl_xstrdup(model_dir);
         json_object_set_new(base, "name", json_string(basename(copy)));
         free(copy);
     }

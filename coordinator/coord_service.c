@@ -624,7 +624,8 @@ static json_t *job_status_json(coord_service *service)
     fl_error err = {0};
     json_t *history = coord_store_history(service->store, job->id, &err);
     json_t *rounds = history != NULL ? json_object_get(history, "rounds") : NULL;
-    json_object_set(entry, "rounds_so_far", rounds != NULL ? rounds : json_array());
+    json_object_set_new(entry, "rounds_so_far",
+                        rounds != NULL ? json_incref(rounds) : json_array());
     if (history == NULL)
         fl_warn("status: cannot read the history of job %s: %s", job->id, err.msg);
     json_decref(history);
