@@ -7,6 +7,7 @@ set -u
 bin=${1:?usage: test_admin.sh BUILD_DIR}/bin
 work=$(mktemp -d)
 coordinator_pid=""
+site_pid=""
 failures=0
 
 stop_coordinator() {
@@ -16,7 +17,14 @@ stop_coordinator() {
         coordinator_pid=""
     fi
 }
-trap 'stop_coordinator KILL; rm -rf "$work"' EXIT
+stop_site() {
+    if [ -n "$site_pid" ]; then
+        kill "$site_pid" 2>/dev/null
+        wait "$site_pid" 2>/dev/null
+        site_pid=""
+    fi
+}
+trap 'stop_site; stop_coordinator KILL; rm -rf "$work"' EXIT
 
 fail() {
     echo "FAIL: $*"
@@ -109,7 +117,7 @@ expect "$output" "belongs to researcher 'alice'"
 output=$("$bin/fedlora" --config "$FEDLORA_CONFIG" job list 2>&1) || fail "job list failed: $output"
 expect "$output" "study-1"
 
-# The coordinator activates the job and waits for its sites, none of which run.
+# The coordinator activates the job and waits for its sites, none of which has accepted it.
 phase=""
 for _ in $(seq 50); do
     status=$("$bin/fedlora" status --json 2>&1) || fail "status --json failed: $status"
@@ -124,6 +132,26 @@ done
     fail "status shows a site online although none runs"
 output=$("$bin/fedlora" status 2>&1) || fail "status failed: $output"
 expect "$output" "phase waiting_for_sites"
+
+# A site that rejects the job shows as online, with its last-seen time and reason.
+"$bin/site_refuser" "tcp://127.0.0.1:$site_port" hospital-a "$kits/sites/hospital-a/site.key" \
+    "$kits/coordinator/coordinator.pub" 30 >"$work/site.log" 2>&1 &
+site_pid=$!
+refusal=""
+for _ in $(seq 50); do
+    status=$("$bin/fedlora" status --json 2>&1)
+    refusal=$(job_field "$status" '[s["refusal"] for s in status["sites"] if s["name"] == "hospital-a"][0]')
+    [ "$refusal" != None ] && break
+    sleep 0.1
+done
+expect "$refusal" "researcher alice is not in this site's accepted_researchers"
+[ "$(job_field "$status" 'status["sites"][0]["online"]')" = True ] ||
+    fail "status does not show the connected site online: $status"
+[ "$(job_field "$status" 'status["sites"][0]["last_seen"] is not None')" = True ] ||
+    fail "status shows no last-seen time for the connected site: $status"
+output=$("$bin/fedlora" status 2>&1)
+expect "$output" "refused the job: researcher alice"
+stop_site
 
 output=$("$bin/fedlora" export --job study-1 --out "$work/export" 2>&1) &&
     fail "export of a job without a completed round succeeded"
