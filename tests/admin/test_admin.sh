@@ -82,8 +82,10 @@ start_coordinator() {
 
 # job_field JSON PYTHON_EXPRESSION: evaluates the expression on the parsed status.
 job_field() {
-    /usr/bin/python3 -c 'import json, sys; status = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' \
-        "$1" "$2" 2>&1
+    /usr/bin/python3 -c '
+import json, sys
+status = json.loads(sys.argv[1])
+print(eval(sys.argv[2]))' "$1" "$2" 2>&1
 }
 
 start_coordinator
@@ -140,7 +142,8 @@ site_pid=$!
 refusal=""
 for _ in $(seq 50); do
     status=$("$bin/fedlora" status --json 2>&1)
-    refusal=$(job_field "$status" '[s["refusal"] for s in status["sites"] if s["name"] == "hospital-a"][0]')
+    refusal=$(job_field "$status" \
+        '[s["refusal"] for s in status["sites"] if s["name"] == "hospital-a"][0]')
     [ "$refusal" != None ] && break
     sleep 0.1
 done
@@ -181,7 +184,8 @@ expect "$output" "aborted"
 expect "$output" "wrong base model"
 sleep 1.5 # more than one job scan, so a job wrongly queued again would be active now
 status=$("$bin/fedlora" status --json 2>&1)
-[ "$(job_field "$status" 'status["job"]')" = None ] || fail "the aborted job ran again after restart"
+[ "$(job_field "$status" 'status["job"]')" = None ] ||
+    fail "the aborted job ran again after restart"
 output=$("$bin/fedlora" job abort --job study-1 2>&1) && fail "aborting an aborted job succeeded"
 expect "$output" "already aborted"
 
@@ -201,15 +205,17 @@ output=$("$bin/fedlora" export --job study-1 --out "$work/export" 2>&1) ||
     fail "export of a completed round failed: $output"
 expect "$output" "after round 1"
 for file in adapter_model.safetensors adapter_config.json; do
-    cmp -s "$checkpoint/$file" "$work/export/$file" || fail "exported $file differs from the checkpoint"
+    cmp -s "$checkpoint/$file" "$work/export/$file" ||
+        fail "exported $file differs from the checkpoint"
 done
 output=$("$bin/fedlora" export --job study-1 --round 2 --out "$work/export-2" 2>&1) &&
     fail "export of a round that never completed succeeded"
 expect "$output" "round 2 has no adapter"
 
 # A site key is rejected at the handshake, and the coordinator logs its fingerprint.
-sed "s|^name = .*|name = hospital-a|; s|^key_file = .*|key_file = $kits/sites/hospital-a/site.key|" \
-    "$FEDLORA_CONFIG" >"$kits/researchers/alice/as-site.conf"
+site_key=$kits/sites/hospital-a/site.key
+sed "s|^name = .*|name = hospital-a|; s|^key_file = .*|key_file = $site_key|" "$FEDLORA_CONFIG" \
+    >"$kits/researchers/alice/as-site.conf"
 output=$("$bin/fedlora" status --config "$kits/researchers/alice/as-site.conf" --timeout 5 2>&1) &&
     fail "a site key was admitted on the admin socket"
 expect "$output" "rejected the key"
