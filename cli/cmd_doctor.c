@@ -81,8 +81,13 @@ static void check_manifest(doctor *d)
         report(d, false, "manifest: %s", err.msg);
         return;
     }
-    report(d, true, "manifest %s is signed by the project key (project '%s', %zu sites)",
-           d->config.manifest_file, d->manifest->project, d->manifest->site_count);
+    char project_fingerprint[FC_FINGERPRINT_TEXT_BYTES];
+    fc_fingerprint(project_fingerprint, project_key);
+    report(d, true,
+           "manifest %s is signed by the project key %s (project '%s', %zu sites); compare this "
+           "fingerprint with the research lead's",
+           d->config.manifest_file, project_fingerprint, d->manifest->project,
+           d->manifest->site_count);
 
     const fc_party *self = fc_manifest_find(d->manifest, FC_ROLE_SITE, d->config.site_id);
     if (self == NULL) {
