@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The researcher commands against a real coordinator on 127.0.0.1. Submit is
-# idempotent, and list and status show the job waiting for sites. An abort
-# survives a SIGKILL and restart, a site key is rejected on the admin socket,
-# and exporting a job without a completed round fails with a clear message.
+# idempotent, and list and status show the job waiting for sites. Status shows
+# a site's refusal, and round start starts a round with the ready sites. An
+# abort survives a SIGKILL and restart, a site key is rejected on the admin
+# socket, and exporting a job without a completed round fails clearly.
+#
+# The project has four sites, so that three ready sites wait gather_time for
+# the fourth and round start has a wait to skip. Test sites (test_site.c)
+# stand in for agents: they accept or reject the job and train nothing.
 set -u
 bin=${1:?usage: test_admin.sh BUILD_DIR}/bin
 work=$(mktemp -d)
 coordinator_pid=""
-site_pid=""
+site_pids=()
 failures=0
 
 stop_coordinator() {
@@ -17,14 +22,14 @@ stop_coordinator() {
         coordinator_pid=""
     fi
 }
-stop_site() {
-    if [ -n "$site_pid" ]; then
-        kill "$site_pid" 2>/dev/null
-        wait "$site_pid" 2>/dev/null
-        site_pid=""
-    fi
+stop_sites() {
+    for pid in "${site_pids[@]}"; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    site_pids=()
 }
-trap 'stop_site; stop_coordinator KILL; rm -rf "$work"' EXIT
+trap 'stop_sites; stop_coordinator KILL; rm -rf "$work"' EXIT
 
 fail() {
     echo "FAIL: $*"
@@ -48,12 +53,14 @@ cat >"$work/project.json" <<JSON
  "coordinator": {"endpoint": "tcp://127.0.0.1:$site_port", "bind": "tcp://127.0.0.1:$site_port",
                  "admin_endpoint": "tcp://127.0.0.1:$admin_port",
                  "admin_bind": "tcp://127.0.0.1:$admin_port", "state_dir": "state"},
- "sites": [{"name": "hospital-a"}, {"name": "hospital-b"}, {"name": "hospital-c"}],
+ "sites": [{"name": "hospital-a"}, {"name": "hospital-b"}, {"name": "hospital-c"},
+           {"name": "hospital-d"}],
  "researchers": [{"name": "alice"}]}
 JSON
 "$bin/fedlora" provision --project "$work/project.json" --out "$work/kits" >/dev/null ||
     { echo "FAIL: fedlora provision failed"; exit 1; }
 kits=$work/kits
+printf '\n[rounds]\ngather_time = 600s\n' >>"$kits/coordinator/coordinator.conf"
 export FEDLORA_CONFIG=$kits/researchers/alice/fedlora.conf
 output=$("$bin/fedlora" config check --role researcher "$FEDLORA_CONFIG" 2>&1) ||
     fail "the researcher kit's fedlora.conf is invalid: $output"
@@ -129,16 +136,19 @@ for _ in $(seq 50); do
 done
 [ "$phase" = waiting_for_sites ] || fail "status does not show the job waiting for sites: $status"
 [ "$(job_field "$status" 'status["job"]["id"]')" = study-1 ] || fail "status shows another job"
-[ "$(job_field "$status" 'len(status["sites"])')" = 3 ] || fail "status does not list 3 sites"
+[ "$(job_field "$status" 'len(status["sites"])')" = 4 ] || fail "status does not list 4 sites"
 [ "$(job_field "$status" 'any(s["online"] for s in status["sites"])')" = False ] ||
     fail "status shows a site online although none runs"
 output=$("$bin/fedlora" status 2>&1) || fail "status failed: $output"
 expect "$output" "phase waiting_for_sites"
 
 # A site that rejects the job shows as online, with its last-seen time and reason.
-"$bin/site_refuser" "tcp://127.0.0.1:$site_port" hospital-a "$kits/sites/hospital-a/site.key" \
-    "$kits/coordinator/coordinator.pub" 30 >"$work/site.log" 2>&1 &
-site_pid=$!
+start_site() {
+    "$bin/test_site" "$1" "tcp://127.0.0.1:$site_port" "$2" "$kits/sites/$2/site.key" \
+        "$kits/coordinator/coordinator.pub" 60 >>"$work/sites.log" 2>&1 &
+    site_pids+=($!)
+}
+start_site refuse hospital-a
 refusal=""
 for _ in $(seq 50); do
     status=$("$bin/fedlora" status --json 2>&1)
@@ -154,7 +164,7 @@ expect "$refusal" "researcher alice is not in this site's accepted_researchers"
     fail "status shows no last-seen time for the connected site: $status"
 output=$("$bin/fedlora" status 2>&1)
 expect "$output" "refused the job: researcher alice"
-stop_site
+stop_sites
 
 output=$("$bin/fedlora" export --job study-1 --out "$work/export" 2>&1) &&
     fail "export of a job without a completed round succeeded"
@@ -170,9 +180,38 @@ output=$("$bin/fedlora" report --job study-1 --out "$work/report.html" 2>&1) ||
     fail "report --job failed: $output"
 grep -q "<svg" "$work/report.html" 2>/dev/null || fail "report --job wrote no plot"
 
+# Three of four sites accept: the round waits gather_time for the fourth,
+# unless a researcher starts it now.
+for site in hospital-b hospital-c hospital-d; do
+    start_site accept "$site"
+done
+accepted=0
+for _ in $(seq 50); do
+    status=$("$bin/fedlora" status --json 2>&1)
+    accepted=$(job_field "$status" 'sum(s["accepted_job"] for s in status["sites"])')
+    [ "$accepted" = 3 ] && break
+    sleep 0.1
+done
+[ "$accepted" = 3 ] || fail "status does not show 3 sites that accepted the job: $status"
+[ "$(job_field "$status" 'status["job"]["phase"]')" = waiting_for_sites ] ||
+    fail "the round started before gather_time passed: $status"
+output=$("$bin/fedlora" round start 2>&1) || fail "round start failed: $output"
+expect "$output" "round 1 of job study-1 started with 3 sites"
+status=$("$bin/fedlora" status --json 2>&1)
+phase=$(job_field "$status" 'status["job"]["phase"]')
+case "$phase" in
+send | train) ;;
+*) fail "status shows phase '$phase' after round start, expected send or train: $status" ;;
+esac
+[ "$(job_field "$status" 'status["job"]["progress"]["sites_expected"]')" = 3 ] ||
+    fail "status does not show 3 sites expected in the round: $status"
+output=$("$bin/fedlora" round start 2>&1) && fail "a second round start succeeded"
+expect "$output" "already running"
+
 output=$("$bin/fedlora" job abort --job study-1 --reason "wrong base model" 2>&1) ||
     fail "job abort failed: $output"
 expect "$output" "aborted (it was running)"
+stop_sites
 status=$("$bin/fedlora" status --json 2>&1)
 [ "$(job_field "$status" 'status["job"]')" = None ] || fail "the aborted job is still active"
 
@@ -186,6 +225,9 @@ sleep 1.5 # more than one job scan, so a job wrongly queued again would be activ
 status=$("$bin/fedlora" status --json 2>&1)
 [ "$(job_field "$status" 'status["job"]')" = None ] ||
     fail "the aborted job ran again after restart"
+output=$("$bin/fedlora" logs --job study-1 2>&1) || fail "logs after restart failed: $output"
+[ "$(job_field "$output" '[r["outcome"] for r in status["rounds"]]')" = "['failed']" ] ||
+    fail "the job history does not record the aborted round as failed: $output"
 output=$("$bin/fedlora" job abort --job study-1 2>&1) && fail "aborting an aborted job succeeded"
 expect "$output" "already aborted"
 
