@@ -4,7 +4,7 @@ corpus that no site uses.
 
   pubmedqa-early  PubMedQA questions up to 2008: question -> long answer + decision
   pubmedqa-late   PubMedQA questions from 2009: the same, a later literature
-  medqa           USMLE-style questions with options -> the correct option
+  medqa           USMLE-style questions (their last two sentences) with options -> the answer
   jmed            Chinese online-consultation cases: age and sex -> the case summary
   pretrain.jsonl  the PubMedQA abstracts (CONTEXTS), which no site's records contain
 
@@ -43,7 +43,11 @@ def medqa(data_dir):
         text = {o["op_idx"]: o["op_text"] for o in options}
         if item["A"] not in text:
             continue
-        prompt = item["Q"].strip() + "\n" + "\n".join(o["op_text"] for o in options)
+        # The vignettes run to hundreds of tokens; the closing sentences hold the question,
+        # so the reply still fits in a short sequence.
+        sentences = item["Q"].strip().split(". ")
+        stem = ". ".join(sentences[-2:])
+        prompt = stem + "\n" + "\n".join(o["op_text"] for o in options)
         records.append(chat(prompt, "Answer: " + text[item["A"]]))
     return records
 
