@@ -23,6 +23,7 @@
 #include "fl_log.h"
 #include "proto_transport.h"
 #include "rec_dataset.h"
+#include "st_file.h"
 #include "tok_tokenizer.h"
 #include "tr_config.h"
 #include "tr_model.h"
@@ -120,6 +121,13 @@ static void check_model(doctor *d)
     if (fl_path_format(path, sizeof(path), "%s/config.json", d->config.base_model_dir) != FL_OK ||
         tr_config_load(&config, path, &err) != FL_OK) {
         report(d, false, "base model: %s", err.msg[0] ? err.msg : "path too long");
+        return;
+    }
+    st_set *weights = NULL;
+    int rc = st_set_open(&weights, d->config.base_model_dir, "model", &err);
+    st_set_destroy(&weights);
+    if (rc != FL_OK) {
+        report(d, false, "base model weights: %s; copy the model folder again", err.msg);
         return;
     }
     uint8_t hash[FC_MODEL_HASH_BYTES];

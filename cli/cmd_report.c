@@ -2,6 +2,7 @@
  * fedlora report: render a job's history as a self-contained HTML page.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "admin_client.h"
 #include "cli.h"
@@ -65,6 +66,20 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "fedlora report: %s\n", err.msg);
         return 1;
     }
+    /* A history file on disk keeps its job's status in state.json beside it. */
+    if (history_path != NULL && json_object_get(history, "status") == NULL) {
+        char state_path[4096];
+        const char *slash = strrchr(history_path, '/');
+        int folder = slash ? (int)(slash - history_path) : 1;
+        snprintf(state_path, sizeof(state_path), "%.*s/state.json", folder,
+                 slash ? history_path : ".");
+        json_t *state = fl_json_load_file(state_path, 1 << 20, NULL);
+        json_t *status = json_object_get(state, "status");
+        if (json_is_string(status))
+            json_object_set(history, "status", status);
+        json_decref(state);
+    }
+
     FILE *out = fopen(out_path, "w");
     if (out == NULL) {
         perror(out_path);

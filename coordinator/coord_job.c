@@ -367,8 +367,12 @@ int coord_job_from_json(coord_job_spec *job, const json_t *root, const char *whe
         const json_t *value = lookup(root, s_fields[i].path);
         if (value == NULL && s_fields[i].default_json == NULL &&
             !default_from_optimizer(&s_fields[i]))
-            return fl_error_set(err, FL_EINVAL, "%s: missing required field '%s'", where,
-                                s_fields[i].path);
+            return fl_error_set(err, FL_EINVAL, "%s: missing required field '%s'%s", where,
+                                s_fields[i].path,
+                                strncmp(s_fields[i].path, "base_model.", 11) == 0 &&
+                                        strcmp(s_fields[i].path, "base_model.name") != 0
+                                    ? "; 'fedlora job submit --model DIR' fills it in"
+                                    : "");
         if (value == NULL)
             continue;
         rc = store_field(job, &s_fields[i], value, where, err);

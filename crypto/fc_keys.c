@@ -9,6 +9,7 @@
 
 #include "fc_z85.h"
 #include "fl_file.h"
+#include "fl_fingerprint.h"
 
 struct fc_identity {
     uint8_t sign_public[crypto_sign_PUBLICKEYBYTES];
@@ -25,7 +26,6 @@ typedef struct key_field {
     bool seen;
 } key_field;
 
-static const char s_fingerprint_label[] = "fedlora key fingerprint v1";
 static const char s_blob_label[] = "fedlora signed blob v1";
 
 int fc_init(void)
@@ -266,23 +266,7 @@ int fc_public_identity_load(const char *public_path, fc_public_identity *out, fl
 
 void fc_fingerprint(char text[FC_FINGERPRINT_TEXT_BYTES], const uint8_t public_key[32])
 {
-    uint8_t digest[16];
-    crypto_generichash_state state;
-    crypto_generichash_init(&state, NULL, 0, sizeof(digest));
-    crypto_generichash_update(&state, (const uint8_t *)s_fingerprint_label,
-                              sizeof(s_fingerprint_label));
-    crypto_generichash_update(&state, public_key, 32);
-    crypto_generichash_final(&state, digest, sizeof(digest));
-
-    static const char hex[] = "0123456789abcdef";
-    size_t out = 0;
-    for (size_t i = 0; i < sizeof(digest); i++) {
-        if (i > 0 && i % 2 == 0)
-            text[out++] = '-';
-        text[out++] = hex[digest[i] >> 4];
-        text[out++] = hex[digest[i] & 15];
-    }
-    text[out] = '\0';
+    fl_key_fingerprint(text, public_key);
 }
 
 /* Feeds the label, the context and its length into an Ed25519ph state. */

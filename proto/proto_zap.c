@@ -10,6 +10,8 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "fl_fingerprint.h"
+
 #include "fl_log.h"
 #include "fl_mem.h"
 #include "proto_codec.h"
@@ -57,9 +59,7 @@ struct proto_zap {
 void proto_key_fingerprint(const uint8_t public_key[PROTO_KEY_BYTES],
                            char out[PROTO_FINGERPRINT_CHARS + 1])
 {
-    uint8_t digest[32];
-    crypto_generichash(digest, sizeof(digest), public_key, PROTO_KEY_BYTES, NULL, 0);
-    sodium_bin2hex(out, PROTO_FINGERPRINT_CHARS + 1, digest, PROTO_FINGERPRINT_CHARS / 2);
+    fl_key_fingerprint(out, public_key);
 }
 
 /* Copies the name listed for key into name; returns 0 when the key is not listed. */

@@ -20,8 +20,8 @@
 #include "fl_error.h"
 #include "proto_limits.h"
 
-/* Hex digits of a key fingerprint: the first 8 bytes of BLAKE2b-256 of the key. */
-#define PROTO_FINGERPRINT_CHARS 16
+/* Characters of a key fingerprint, as fl_fingerprint.h writes it for every fedlora program. */
+#define PROTO_FINGERPRINT_CHARS 39
 
 typedef struct proto_zap proto_zap;
 
@@ -78,8 +78,9 @@ int proto_key_from_z85(const char *z85, const char *what, uint8_t key[PROTO_KEY_
 void *proto_zap_context(const proto_zap *zap);
 
 /*
- * Writes the fingerprint of public_key, PROTO_FINGERPRINT_CHARS lowercase hex
- * digits plus a NUL, into out. Logs show fingerprints, never whole keys.
+ * Writes the fingerprint of public_key (see fl_fingerprint.h: 8 groups of 4
+ * hex digits, the form provisioning prints) plus a NUL into out. Logs show
+ * fingerprints, never whole keys.
  */
 void proto_key_fingerprint(const uint8_t public_key[PROTO_KEY_BYTES],
                            char out[PROTO_FINGERPRINT_CHARS + 1]);

@@ -4,6 +4,7 @@
 
 #include "agent_policy.h"
 #include "fl_file.h"
+#include "st_file.h"
 #include "tr_config.h"
 
 static int check_membership(agent_setup *setup, fl_error *err)
@@ -49,6 +50,13 @@ static int check_inputs(const agent_config *config, fl_error *err)
     if (fl_path_format(path, sizeof(path), "%s/config.json", config->base_model_dir) != FL_OK)
         return fl_error_set(err, FL_ERANGE, "[data] base_model_dir is too long");
     int rc = tr_config_load(&model, path, err);
+    if (rc != FL_OK)
+        return fl_error_prefix(err, "[data] base_model_dir: ");
+
+    /* Opening the set checks every safetensors header against its file's size. */
+    st_set *weights = NULL;
+    rc = st_set_open(&weights, config->base_model_dir, "model", err);
+    st_set_destroy(&weights);
     if (rc != FL_OK)
         return fl_error_prefix(err, "[data] base_model_dir: ");
     return FL_OK;

@@ -272,7 +272,8 @@ for i in range(0, len(text), 5):
     for c in text[i:i + 5]:
         value = value * 85 + alphabet.index(c)
     key += value.to_bytes(4, "big")
-print(hashlib.blake2b(key, digest_size=32).hexdigest()[:16])
+digest = hashlib.blake2b(b"fedlora key fingerprint v1\0" + key, digest_size=16).hexdigest()
+print("-".join(digest[i:i + 4] for i in range(0, 32, 4)))
 PY
 )
 grep -q "fingerprint $fingerprint" "$work/coordinator.log" ||
