@@ -277,7 +277,7 @@ static void complete_round(coord_service *service)
 static void fail_attempt(coord_service *service, json_t *round_record, const char *why)
 {
     char reason[512];
-    snprintf(reason, sizeof(reason), "%s", why); /* why may point into the round freed below */
+    snprintf(reason, sizeof(reason), "%.500s", why); /* why may point into the round freed below */
     if (round_record != NULL)
         record(service, round_record);
     coord_round_destroy(&service->round);
