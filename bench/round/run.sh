@@ -107,7 +107,9 @@ echo "the masked vector of $site_bytes bytes takes $upload_s s at 1 Gbit/s (125 
 echo
 
 echo "one 10^9-byte transfer over 127.0.0.1 with and without CURVE (bench_transport):"
-transport=$("$BIN/bench_transport" 1000 | tee /dev/stderr | tail -1) || exit 1
+transport_table=$("$BIN/bench_transport" 1000) || exit 1
+echo "$transport_table"
+transport=$(tail -1 <<<"$transport_table")
 curve=$(json_field "$transport" curve_mb_per_s)
 plain=$(json_field "$transport" plain_mb_per_s)
 echo
