@@ -60,4 +60,11 @@ bool cli_to_int(const char *command, const char *option, const char *text, int64
 bool cli_to_double(const char *command, const char *option, const char *text, double min,
                    double max, double *out);
 
+/*
+ * Sets and returns the configuration file given as `fedlora --config FILE
+ * COMMAND`, before the command name. NULL when none was given.
+ */
+void cli_set_global_config(const char *path);
+const char *cli_global_config(void);
+
 #endif

@@ -9,6 +9,18 @@
 
 #define CLI_MAX_OPTIONS 63
 
+static const char *s_global_config;
+
+void cli_set_global_config(const char *path)
+{
+    s_global_config = path;
+}
+
+const char *cli_global_config(void)
+{
+    return s_global_config;
+}
+
 static void print_help(const char *command, const char *usage, const char *description,
                        const cli_option *options, size_t count)
 {

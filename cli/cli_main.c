@@ -23,6 +23,8 @@ static void print_usage(FILE *out)
     fprintf(out,
             "\n"
             "Run 'fedlora COMMAND --help' for the options of one command.\n"
+            "  --config FILE    researcher configuration for the commands that talk to the\n"
+            "                   coordinator (same as their own --config option)\n"
             "  --help           show this help and exit\n"
             "  --version        show the version and exit\n");
 }
@@ -76,6 +78,16 @@ static int is_group(const char *word)
 int main(int argc, char **argv)
 {
     fl_log_set_role("fedlora");
+    if (argc >= 2 && strcmp(argv[1], "--config") == 0) {
+        if (argc < 4) {
+            fprintf(stderr, "fedlora: --config FILE must be followed by a command\n");
+            return 2;
+        }
+        cli_set_global_config(argv[2]);
+        argv[2] = argv[0];
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 2) {
         print_usage(stderr);
         return 2;

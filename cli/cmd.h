@@ -15,8 +15,19 @@ int cmd_provision(int argc, char **argv);
 int cmd_model_hash(int argc, char **argv);
 int cmd_init_model(int argc, char **argv);
 int cmd_tokenizer_train(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_data_stats(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_job_submit(int argc, char **argv);
+int cmd_job_list(int argc, char **argv);
+int cmd_job_abort(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_round_start(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 #endif

@@ -1,17 +1,19 @@
 /*
- * fedlora config check|sample: validate a daemon's configuration file or
- * print a commented sample of it.
+ * fedlora config check|sample: validate a daemon's or a researcher's
+ * configuration file, or print a commented sample of it.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "admin_client.h"
 #include "agent_config.h"
 #include "cli.h"
 #include "cmd.h"
 #include "coord_config.h"
 
 static const cli_option s_options[] = {
-    {"role", "ROLE", "which daemon the file configures: coordinator or agent (required)"},
+    {"role", "ROLE", "what the file configures: coordinator, agent, or researcher (the "
+                     "fedlora tool's fedlora.conf) (required)"},
 };
 #define OPTION_COUNT (sizeof(s_options) / sizeof(s_options[0]))
 
@@ -22,7 +24,10 @@ static int role_of(const char *command, const cli_args *args)
         return 0;
     if (role != NULL && strcmp(role, "agent") == 0)
         return 1;
-    fprintf(stderr, "fedlora %s: --role must be 'coordinator' or 'agent'\n", command);
+    if (role != NULL && strcmp(role, "researcher") == 0)
+        return 2;
+    fprintf(stderr, "fedlora %s: --role must be 'coordinator', 'agent' or 'researcher'\n",
+            command);
     return -1;
 }
 
@@ -50,16 +55,22 @@ int cmd_config_check(int argc, char **argv)
         coord_config config;
         rc = coord_config_load(&config, path, &err);
         coord_config_release(&config);
-    } else {
+    } else if (role == 1) {
         agent_config config;
         rc = agent_config_load(&config, path, &err);
         agent_config_release(&config);
+    } else {
+        researcher_config config = {0};
+        rc = fl_config_load(admin_client_config_keys, admin_client_config_key_count, path,
+                            &config, &err);
+        fl_config_release(admin_client_config_keys, admin_client_config_key_count, &config);
     }
     if (rc != FL_OK) {
         fprintf(stderr, "fedlora config check: %s\n", err.msg);
         return 1;
     }
-    printf("%s: valid %s configuration\n", path, role == 0 ? "coordinator" : "agent");
+    static const char *const names[] = {"coordinator", "agent", "researcher"};
+    printf("%s: valid %s configuration\n", path, names[role]);
     return 0;
 }
 
@@ -78,7 +89,9 @@ int cmd_config_sample(int argc, char **argv)
 
     if (role == 0)
         fl_config_write_sample(coord_config_keys, coord_config_key_count, stdout);
-    else
+    else if (role == 1)
         fl_config_write_sample(agent_config_keys, agent_config_key_count, stdout);
+    else
+        fl_config_write_sample(admin_client_config_keys, admin_client_config_key_count, stdout);
     return 0;
 }

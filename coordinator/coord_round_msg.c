@@ -236,9 +236,12 @@ void coord_round_poll(coord_round *round)
         phase_counts(round, &done, &expected);
         if (done < expected)
             return;
-        if (expected < round->params.threshold) {
-            round_fail(round, "only %zu sites remain in phase %s; the threshold is %u", expected,
-                       coord_phase_names[round->phase], round->params.threshold);
+        /* With two inputs, each site could subtract its own from the sum and learn the other. */
+        if (expected < round->params.threshold || expected < FC_SECAGG_MIN_SITES) {
+            round_fail(round, "only %zu sites remain in phase %s; the threshold is %u and a sum "
+                              "needs at least %d sites",
+                       expected, coord_phase_names[round->phase], round->params.threshold,
+                       FC_SECAGG_MIN_SITES);
             return;
         }
         /* A phase's time ends when its last site is done; the server's own work in

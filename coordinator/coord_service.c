@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "coord_adapter.h"
+#include "coord_admin.h"
 #include "coord_jobdesc.h"
 #include "coord_round.h"
 #include "fl_file.h"
@@ -49,6 +51,8 @@ struct coord_service {
     double waiting_since;  /* when the current round began waiting for sites */
     double ready_since;    /* when min_sites became ready */
     double last_scan;
+
+    coord_admin *admin;    /* the researchers' admin socket */
 };
 
 static site_entry *find_site(coord_service *service, const char *name)
@@ -457,6 +461,7 @@ int coord_service_run(coord_service *service, volatile sig_atomic_t *stop)
             return FL_ENET;
         }
         drive_job(service);
+        coord_admin_poll(service->admin);
     }
     fl_info("stopping on request");
     if (service->round != NULL)
@@ -508,6 +513,8 @@ int coord_service_new(coord_service **out, coord_setup *setup, fl_error *err)
         rc = fl_file_mkdirs(service->spool_dir, 0700, err);
     if (rc == FL_OK)
         rc = open_sockets(service, err);
+    if (rc == FL_OK)
+        rc = coord_admin_new(&service->admin, service, setup, err);
     if (rc != FL_OK) {
         coord_service_destroy(&service);
         return rc;
@@ -523,6 +530,7 @@ void coord_service_destroy(coord_service **service)
     if (service == NULL || *service == NULL)
         return;
     coord_service *s = *service;
+    coord_admin_destroy(&s->admin);
     release_job(s);
     proto_link_destroy(&s->link);
     proto_zap_stop(&s->zap);
@@ -537,4 +545,217 @@ void coord_service_destroy(coord_service **service)
 const char *coord_service_endpoint(const coord_service *service)
 {
     return proto_link_endpoint(service->link);
+}
+
+/*
+ * Operations of the researchers' admin socket. coord_admin_poll() calls them
+ * from the service loop, so they run on the service's thread.
+ */
+
+coord_store *coord_service_store(coord_service *service)
+{
+    return service->store;
+}
+
+/* Writes the UTC time seconds_ago seconds before now as 2026-12-04T20:01:02Z. */
+static void format_time_ago(char out[FL_TIME_ISO_SIZE], double seconds_ago)
+{
+    time_t when = time(NULL) - (time_t)seconds_ago;
+    struct tm utc;
+    gmtime_r(&when, &utc);
+    strftime(out, FL_TIME_ISO_SIZE, "%Y-%m-%dT%H:%M:%SZ", &utc);
+}
+
+static json_t *site_status_json(coord_service *service, const site_entry *site)
+{
+    const char *name = site->party->name;
+    bool accepted = service->has_job && strcmp(site->accepted_job, service->job.id) == 0;
+    json_t *entry = json_pack("{s:s, s:b, s:b, s:I}", "name", name, "online",
+                              proto_link_peer_alive(service->link, name), "accepted_job",
+                              accepted, "examples", (json_int_t)site->examples);
+
+    int64_t seen_ms = proto_link_peer_last_seen_ms(service->link, name);
+    if (seen_ms < 0) {
+        json_object_set_new(entry, "last_seen", json_null());
+        json_object_set_new(entry, "last_seen_s_ago", json_null());
+    } else {
+        double ago = (double)(proto_now_ms() - seen_ms) / 1000.0;
+        char stamp[FL_TIME_ISO_SIZE];
+        format_time_ago(stamp, ago);
+        json_object_set_new(entry, "last_seen", json_string(stamp));
+        json_object_set_new(entry, "last_seen_s_ago", json_real(ago));
+    }
+    json_object_set_new(entry, "refusal",
+                        site->refusal[0] != '\0' ? json_string(site->refusal) : json_null());
+    return entry;
+}
+
+/* Adds the phase of the active job: waiting for sites, or the round's phase and progress. */
+static void add_phase_json(coord_service *service, json_t *job)
+{
+    if (service->round == NULL) {
+        char **names = fl_xcalloc(service->site_count + 1, sizeof(char *));
+        size_t ready = ready_sites(service, names);
+        free(names);
+        double waited = service->waiting_since > 0 ? fl_time_monotonic() - service->waiting_since
+                                                   : 0.0;
+        json_object_set_new(job, "phase", json_string("waiting_for_sites"));
+        json_object_set_new(job, "progress",
+                            json_pack("{s:I, s:i, s:f}", "ready_sites", (json_int_t)ready,
+                                      "min_sites", service->job.min_sites, "waiting_s", waited));
+        return;
+    }
+    size_t done = 0, expected = 0;
+    coord_round_progress(service->round, &done, &expected);
+    json_object_set_new(job, "phase",
+                        json_string(coord_phase_names[coord_round_phase(service->round)]));
+    json_object_set_new(job, "progress", json_pack("{s:I, s:I}", "sites_done", (json_int_t)done,
+                                                   "sites_expected", (json_int_t)expected));
+}
+
+static json_t *job_status_json(coord_service *service)
+{
+    const coord_job_spec *job = &service->job;
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "id", job->id,
+                              "researcher", job->researcher, "status",
+                              coord_job_status_names[service->state.status], "rounds",
+                              job->rounds, "completed_rounds", service->state.completed_rounds,
+                              "round", service->state.completed_rounds + 1, "attempt",
+                              (int)service->attempt, "min_sites", job->min_sites);
+    add_phase_json(service, entry);
+
+    /* Per-site metrics of the rounds so far, as the job history records them. */
+    fl_error err = {0};
+    json_t *history = coord_store_history(service->store, job->id, &err);
+    json_t *rounds = history != NULL ? json_object_get(history, "rounds") : NULL;
+    json_object_set_new(entry, "rounds_so_far",
+                        rounds != NULL ? json_incref(rounds) : json_array());
+    if (history == NULL)
+        fl_warn("status: cannot read the history of job %s: %s", job->id, err.msg);
+    json_decref(history);
+    return entry;
+}
+
+static json_t *queued_jobs_json(coord_service *service)
+{
+    json_t *queued = json_array();
+    json_t *ids = coord_store_list(service->store, NULL);
+    size_t index;
+    json_t *id;
+    json_array_foreach(ids, index, id) {
+        coord_job_spec *job = fl_xmalloc(sizeof(*job));
+        coord_job_state state;
+        if (coord_store_load(service->store, json_string_value(id), job, &state, NULL) ==
+                FL_OK &&
+            state.status == COORD_JOB_QUEUED)
+            json_array_append(queued, id);
+        free(job);
+    }
+    json_decref(ids);
+    return queued;
+}
+
+json_t *coord_service_status_json(coord_service *service)
+{
+    json_t *sites = json_array();
+    for (size_t i = 0; i < service->site_count; i++)
+        json_array_append_new(sites, site_status_json(service, &service->sites[i]));
+    return json_pack("{s:s, s:o, s:o, s:o}", "site_endpoint", proto_link_endpoint(service->link),
+                     "sites", sites, "job",
+                     service->has_job ? job_status_json(service) : json_null(), "queued_jobs",
+                     queued_jobs_json(service));
+}
+
+int coord_service_submit(coord_service *service, const coord_job_spec *job, bool *created,
+                         fl_error *err)
+{
+    int rc = coord_store_submit(service->store, job, created, err);
+    if (rc != FL_OK || !*created)
+        return rc;
+    fl_info("job %s of researcher %s queued", job->id, job->researcher);
+    if (!service->has_job)
+        service->last_scan = 0; /* start it on the next pass instead of the next scan */
+    return FL_OK;
+}
+
+/* Aborts the active job: stops its round, makes the abort durable, tells the sites. */
+static int abort_active_job(coord_service *service, const char *reason, fl_error *err)
+{
+    coord_job_state aborted = service->state;
+    aborted.status = COORD_JOB_ABORTED;
+    snprintf(aborted.reason, sizeof(aborted.reason), "%s", reason);
+    int rc = coord_store_save_state(service->store, service->job.id, &aborted, err);
+    if (rc != FL_OK)
+        return rc;
+
+    if (service->round != NULL) {
+        coord_round_abort(service->round, reason);
+        record(service, coord_round_record(service->round));
+        broadcast_abort(service, FEDLORA__ABORT_REASON__ABORT_OPERATOR, reason);
+    }
+    finish_job(service, COORD_JOB_ABORTED, reason);
+    return FL_OK;
+}
+
+int coord_service_abort(coord_service *service, const char *job_id, const char *reason,
+                        coord_job_status *previous, fl_error *err)
+{
+    if (service->has_job && strcmp(service->job.id, job_id) == 0) {
+        *previous = service->state.status;
+        return abort_active_job(service, reason, err);
+    }
+
+    coord_job_spec *job = fl_xmalloc(sizeof(*job));
+    coord_job_state state;
+    int rc = coord_store_load(service->store, job_id, job, &state, err);
+    free(job);
+    if (rc != FL_OK)
+        return rc;
+    *previous = state.status;
+    if (state.status != COORD_JOB_QUEUED && state.status != COORD_JOB_RUNNING)
+        return fl_error_set(err, FL_ESTATE, "job %s is already %s; there is nothing to abort",
+                            job_id, coord_job_status_names[state.status]);
+    state.status = COORD_JOB_ABORTED;
+    snprintf(state.reason, sizeof(state.reason), "%s", reason);
+    rc = coord_store_save_state(service->store, job_id, &state, err);
+    if (rc == FL_OK)
+        fl_info("job %s aborted before it started: %s", job_id, reason);
+    return rc;
+}
+
+int coord_service_start_round_now(coord_service *service, char *job_id, uint64_t *round,
+                                  size_t *site_count, fl_error *err)
+{
+    if (!service->has_job)
+        return fl_error_set(err, FL_ESTATE,
+                            "no job is active; submit one with 'fedlora job submit FILE'");
+    if (service->round != NULL)
+        return fl_error_set(err, FL_ESTATE, "round %d of job %s is already running (phase %s)",
+                            service->state.completed_rounds + 1, service->job.id,
+                            coord_phase_names[coord_round_phase(service->round)]);
+
+    char **names = fl_xcalloc(service->site_count + 1, sizeof(char *));
+    size_t count = ready_sites(service, names);
+    int rc = FL_OK;
+    if (count < (size_t)service->job.min_sites)
+        rc = fl_error_set(err, FL_ESTATE,
+                          "only %zu of the %d sites job %s needs are online and have accepted "
+                          "it; 'fedlora status' shows which sites are missing or refused",
+                          count, service->job.min_sites, service->job.id);
+    else
+        start_round(service, names, count);
+    free(names);
+    if (rc != FL_OK)
+        return rc;
+    if (service->round == NULL)
+        return fl_error_set(err, FL_ESTATE,
+                            "round %d of job %s could not start; the coordinator log says why",
+                            service->state.completed_rounds + 1, service->job.id);
+
+    snprintf(job_id, COORD_JOB_ID_MAX + 1, "%s", service->job.id);
+    *round = (uint64_t)service->state.completed_rounds + 1;
+    *site_count = count;
+    fl_info("round %llu started on a researcher's request with %zu sites",
+            (unsigned long long)*round, count);
+    return FL_OK;
 }

@@ -245,7 +245,8 @@ json_t *coord_store_list(coord_store *store, fl_error *err)
     }
     closedir(folder);
 
-    qsort(ids, count, sizeof(char *), compare_strings);
+    if (count > 0) /* ids is NULL while no job exists, and qsort() must not get NULL */
+        qsort(ids, count, sizeof(char *), compare_strings);
     json_t *list = json_array();
     for (size_t i = 0; i < count; i++) {
         json_array_append_new(list, json_string(ids[i]));

@@ -480,6 +480,8 @@ int proto_link_recv(proto_link *link, int timeout_ms, proto_message *message, fl
     memset(message, 0, sizeof(*message));
     zmq_pollitem_t item = {.socket = link->socket, .events = ZMQ_POLLIN};
     int ready = zmq_poll(&item, 1, timeout_ms);
+    if (ready < 0 && zmq_errno() == EINTR)
+        return fl_error_set(err, FL_ETIMEOUT, "transport: poll interrupted by a signal");
     if (ready < 0)
         return fl_error_set(err, FL_ENET, "transport: poll failed: %s",
                             zmq_strerror(zmq_errno()));

@@ -163,6 +163,12 @@ int proto_link_tick(proto_link *link, proto_dead_peer_fn on_dead, void *context,
 /* Returns true when peer has been heard from and is not declared dead. */
 bool proto_link_peer_alive(const proto_link *link, const char *peer);
 
+/*
+ * Returns when peer was last heard from, on the proto_now_ms() clock, or -1
+ * when it never was.
+ */
+int64_t proto_link_peer_last_seen_ms(const proto_link *link, const char *peer);
+
 /* Returns how many application heartbeats the link received from peer. */
 uint64_t proto_link_heartbeats_from(const proto_link *link, const char *peer);
 

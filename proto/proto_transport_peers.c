@@ -134,3 +134,9 @@ uint64_t proto_link_heartbeats_from(const proto_link *link, const char *peer)
     const proto_peer *entry = proto_link_find_peer(link, peer);
     return entry != NULL ? entry->heartbeats_received : 0;
 }
+
+int64_t proto_link_peer_last_seen_ms(const proto_link *link, const char *peer)
+{
+    const proto_peer *entry = proto_link_find_peer(link, peer);
+    return entry != NULL ? entry->last_seen_ms : -1;
+}

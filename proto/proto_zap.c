@@ -47,7 +47,8 @@ struct proto_zap {
     zap_rejection recent[ZAP_RECENT_KEYS]; /* used by the handler thread only */
     size_t recent_next;
 
-    pthread_mutex_t lock; /* guards entries */
+    pthread_mutex_t lock; /* guards entries and hint */
+    char hint[160];       /* what the rejection log tells the operator to do */
     zap_entry *entries;
     size_t entry_count;
     size_t entry_capacity;
@@ -154,9 +155,13 @@ static void log_rejection(proto_zap *zap, const uint8_t *key, const char *addres
         entry->unlogged = 0;
     }
 
+    char hint[sizeof(zap->hint)];
+    pthread_mutex_lock(&zap->lock);
+    memcpy(hint, zap->hint, sizeof(hint));
+    pthread_mutex_unlock(&zap->lock);
     fl_warn("rejected CURVE client from %s: public key with fingerprint %s is not in the "
-            "allow-list (%llu earlier attempts not logged); add the key to the project's site "
-            "list to admit it", address, fingerprint, (unsigned long long)entry->unlogged);
+            "allow-list (%llu earlier attempts not logged); %s", address, fingerprint,
+            (unsigned long long)entry->unlogged, hint);
     entry->logged_ms = now;
     entry->unlogged = 0;
 }
@@ -230,6 +235,7 @@ int proto_zap_start(void *zmq_context, proto_zap **out, fl_error *err)
     int status = FL_ENET;
     proto_zap *zap = fl_xcalloc(1, sizeof(proto_zap));
     pthread_mutex_init(&zap->lock, NULL);
+    snprintf(zap->hint, sizeof(zap->hint), "add the key to the project's site list to admit it");
     zap->context = zmq_context;
     zap->socket = zmq_socket(zmq_context, ZMQ_REP);
     if (zap->socket == NULL) {
@@ -353,4 +359,11 @@ uint64_t proto_zap_admitted_count(proto_zap *zap)
 void *proto_zap_context(const proto_zap *zap)
 {
     return zap->context;
+}
+
+void proto_zap_set_hint(proto_zap *zap, const char *hint)
+{
+    pthread_mutex_lock(&zap->lock);
+    snprintf(zap->hint, sizeof(zap->hint), "%s", hint);
+    pthread_mutex_unlock(&zap->lock);
 }

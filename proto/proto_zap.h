@@ -53,6 +53,13 @@ int proto_zap_allow_z85(proto_zap *zap, const char *public_key_z85, const char *
 /* Removes public_key from the allow-list. Returns FL_OK or FL_ENOTFOUND. */
 int proto_zap_revoke(proto_zap *zap, const uint8_t public_key[PROTO_KEY_BYTES]);
 
+/*
+ * Sets what the log line of a rejected key tells the operator to do, at
+ * most 159 bytes (longer text is cut). The default asks to add the key to
+ * the project's site list.
+ */
+void proto_zap_set_hint(proto_zap *zap, const char *hint);
+
 /* Returns how many handshakes the handler rejected so far. */
 uint64_t proto_zap_rejected_count(proto_zap *zap);
 

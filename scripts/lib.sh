@@ -80,3 +80,36 @@ fl_build() {
     }
     cmake --build "$dir" -j "$(nproc)"
 }
+
+# Prints a free TCP port on 127.0.0.1.
+fl_free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# fl_wait_job JOB_STATE_DIR SECONDS: prints each round of the job as the
+# coordinator records it (outcome, duration, each site's validation loss
+# before training) and returns when the job ends; fails unless it completed.
+fl_wait_job() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys, time
+state, limit = sys.argv[1], float(sys.argv[2])
+shown, deadline = 0, time.time() + limit
+while time.time() < deadline:
+    try:
+        status = json.load(open(state + "/state.json"))["status"]
+        rounds = json.load(open(state + "/history.json"))["rounds"]
+    except (OSError, ValueError):
+        time.sleep(0.5)
+        continue
+    for record in rounds[shown:]:
+        losses = "  ".join("%s %.3f" % (s["site"], s["val_loss"]) for s in record["sites"]
+                           if "val_loss" in s)
+        print("round %d %-9s %5.1f s  validation loss before training: %s" % (
+            record["round"], record["outcome"], record["duration_s"], losses), flush=True)
+    shown = len(rounds)
+    if status in ("completed", "failed", "aborted"):
+        sys.exit(0 if status == "completed" else "the job ended as " + status)
+    time.sleep(0.5)
+sys.exit("the job did not finish within %.0f s" % limit)
+PY
+}

@@ -31,6 +31,7 @@ struct agent_service {
     bool has_job;
     agent_job job;
     agent_round *round;
+    bool audit_failed;     /* an entry could not be written: the agent stops */
 };
 
 /* Records every outbound message in the audit log. */
@@ -40,16 +41,21 @@ static void audit_sent(const Fedlora__Envelope *envelope, const uint8_t *bytes, 
     agent_service *service = context;
     fl_error err = {0};
     if (agent_audit_message(service->audit, envelope->job_id, (int64_t)envelope->round,
-                            proto_body_name(envelope->body_case), bytes, length, &err) != FL_OK)
+                            proto_body_name(envelope->body_case), bytes, length, &err) != FL_OK) {
         fl_error("audit log: %s", err.msg);
+        service->audit_failed = true;
+    }
 }
 
 static void audit_decision(agent_service *service, const char *job, int64_t round,
                            const char *decision, const char *reason, const char *detail)
 {
     fl_error err = {0};
-    if (agent_audit_decision(service->audit, job, round, decision, reason, detail, &err) != FL_OK)
+    if (agent_audit_decision(service->audit, job, round, decision, reason, detail, &err) !=
+        FL_OK) {
         fl_error("audit log: %s", err.msg);
+        service->audit_failed = true;
+    }
 }
 
 static Fedlora__RefusalReason refusal_code(agent_policy_reason reason)
@@ -267,6 +273,12 @@ int agent_service_run(agent_service *service, volatile sig_atomic_t *stop)
 {
     fl_info("connecting to %s", proto_link_endpoint(service->link));
     while (!*stop) {
+        if (service->audit_failed) {
+            fl_error("stopping: the audit log cannot be written, and nothing may leave the "
+                     "site unrecorded; free space or fix the permissions of %s, then restart",
+                     service->setup->config.audit_log);
+            return FL_EIO;
+        }
         fl_error err = {0};
         proto_message message;
         int rc = proto_link_recv(service->link, POLL_MS, &message, &err);

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "agent_policy.h"
+#include "fl_file.h"
+#include "tr_config.h"
 
 static int check_membership(agent_setup *setup, fl_error *err)
 {
@@ -33,6 +35,25 @@ static int check_membership(agent_setup *setup, fl_error *err)
     return FL_OK;
 }
 
+/* Checks what start-up can check cheaply about the data and the model. */
+static int check_inputs(const agent_config *config, fl_error *err)
+{
+    if (config->train_files.count != 1)
+        return fl_error_set(err, FL_EINVAL,
+                            "[data] train_files lists %zu files; the agent trains on one file "
+                            "per site, so join them first (for example cat a.jsonl b.jsonl > "
+                            "train.jsonl) and name that file",
+                            config->train_files.count);
+    char path[4096];
+    tr_config model;
+    if (fl_path_format(path, sizeof(path), "%s/config.json", config->base_model_dir) != FL_OK)
+        return fl_error_set(err, FL_ERANGE, "[data] base_model_dir is too long");
+    int rc = tr_config_load(&model, path, err);
+    if (rc != FL_OK)
+        return fl_error_prefix(err, "[data] base_model_dir: ");
+    return FL_OK;
+}
+
 int agent_setup_load(agent_setup *setup, const char *config_path, fl_error *err)
 {
     memset(setup, 0, sizeof(*setup));
@@ -55,6 +76,8 @@ int agent_setup_load(agent_setup *setup, const char *config_path, fl_error *err)
         rc = check_membership(setup, err);
     if (rc == FL_OK)
         rc = agent_policy_check_data_paths(config, err);
+    if (rc == FL_OK)
+        rc = check_inputs(config, err);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include "agent_sandbox.h"
 #include "fl_file.h"
 #include "fl_json.h"
+#include "fl_log.h"
 #include "fl_mem.h"
 #include "fl_time.h"
 
@@ -123,10 +124,10 @@ static int confine(const worker_spec *spec, fl_error *err)
     return rc;
 }
 
-static int report_progress(void *context, int step, int steps, double loss)
+static int report_progress(void *context, const tr_round_step *step)
 {
     (void)context;
-    printf("progress %d %d %.6f\n", step, steps, loss);
+    printf("progress %d %d %.6f\n", step->step, step->steps, step->loss);
     fflush(stdout);
     return 0;
 }
@@ -248,6 +249,8 @@ static void parse_line(agent_worker *worker, const char *line, agent_worker_stat
         status->loss = loss;
     } else if (strcmp(line, "done") == 0) {
         worker->said_done = true;
+    } else if (strncmp(line, "warning ", 8) == 0) {
+        fl_warn("trainer process: %s", line + 8);
     } else if (strncmp(line, "error ", 6) == 0) {
         snprintf(status->error, sizeof(status->error), "%s", line + 6);
     }

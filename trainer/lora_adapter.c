@@ -137,14 +137,16 @@ void lora_adapter_init_weights(lora_adapter *adapter, uint64_t seed)
 
 void lora_adapter_copy(lora_adapter *dst, const lora_adapter *src)
 {
-    assert(dst->num_params == src->num_params && dst->a_count == src->a_count);
+    assert(dst->num_params == src->num_params);
+    assert(dst->a_count == src->a_count);
     memcpy(dst->memory, src->memory, src->num_params * sizeof(float));
 }
 
 void lora_adapter_subtract(lora_adapter *delta, const lora_adapter *after,
                            const lora_adapter *before)
 {
-    assert(delta->num_params == after->num_params && after->num_params == before->num_params);
+    assert(delta->num_params == after->num_params);
+    assert(after->num_params == before->num_params);
     for (size_t i = 0; i < delta->num_params; i++)
         delta->memory[i] = after->memory[i] - before->memory[i];
 }

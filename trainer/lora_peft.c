@@ -25,13 +25,16 @@ static json_t *config_json(const lora_adapter *adapter, const char *base_model)
         if (adapter->options.targets & (1u << t))
             json_array_append_new(targets, json_string(lora_target_name(t)));
     }
-    return json_pack("{s:s,s:s,s:i,s:f,s:f,s:o,s:s,s:b,s:b,s:s,s:b,s:b}", "peft_type", "LORA",
-                     "task_type", "CAUSAL_LM", "r", adapter->options.rank, "lora_alpha",
-                     (double)adapter->options.alpha, "lora_dropout",
-                     (double)adapter->options.dropout, "target_modules", targets, "bias", "none",
-                     "fan_in_fan_out", 0, "use_rslora", adapter->options.use_rslora,
-                     "base_model_name_or_path", base_model != NULL ? base_model : "",
-                     "inference_mode", 1, "init_lora_weights", 1);
+    /* The fields PEFT writes for a plain LoRA adapter, with PEFT's defaults where unused. */
+    return json_pack("{s:s,s:s,s:i,s:f,s:f,s:o,s:s,s:b,s:b,s:s,s:b,s:b,s:{},s:{},s:n,s:n,s:n,"
+                     "s:b}", "peft_type", "LORA", "task_type", "CAUSAL_LM", "r",
+                     adapter->options.rank, "lora_alpha", (double)adapter->options.alpha,
+                     "lora_dropout", (double)adapter->options.dropout, "target_modules",
+                     targets, "bias", "none", "fan_in_fan_out", 0, "use_rslora",
+                     adapter->options.use_rslora, "base_model_name_or_path",
+                     base_model != NULL ? base_model : "", "inference_mode", 1,
+                     "init_lora_weights", 1, "rank_pattern", "alpha_pattern",
+                     "modules_to_save", "layers_to_transform", "layers_pattern", "use_dora", 0);
 }
 
 int lora_adapter_save(const lora_adapter *adapter, const char *folder, const char *base_model,
@@ -206,7 +209,7 @@ static int read_tensors(lora_adapter *adapter, const st_set *set, fl_error *err)
         return fl_error_set(err, FL_EFORMAT,
                             "%s: contains %zu tensors but the configuration describes %zu; "
                             "the adapter was made for another model or with other options",
-                            st_file_path(st_set_file(set, 0)), present, expected);
+                            st_set_source(set), present, expected);
     return FL_OK;
 }
 

@@ -5,11 +5,10 @@
  * File layout: an 8-byte little-endian header length N, N bytes of JSON
  * mapping each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
  * (offsets relative to byte 8 + N), then the data. st_file_open checks every
- * header fact before any tensor is used: the header size (at most 100 MB),
- * the JSON, each dtype and shape, that the byte ranges tile the data without
- * gap or overlap, that each range contains exactly elements x dtype size bytes
- * and that the data ends at the end of the file. Errors name the file and
- * the tensor.
+ * header fact before any tensor is used. The header is at most 100 MB of
+ * valid JSON with known dtypes and shapes. The byte ranges tile the data
+ * without gap or overlap, each range has exactly elements x dtype size bytes,
+ * and the data ends at the end of the file. Errors name the file and tensor.
  */
 #ifndef ST_FILE_H
 #define ST_FILE_H
@@ -53,6 +52,13 @@ size_t st_dtype_size(st_dtype dtype);
  */
 int st_file_open(st_file **out, const char *path, fl_error *err) FL_WARN_UNUSED;
 
+/*
+ * Validates size bytes at data as a safetensors file called name (used in
+ * messages). data is borrowed and must outlive the st_file.
+ */
+int st_file_open_memory(st_file **out, const char *name, const void *data, size_t size,
+                        fl_error *err) FL_WARN_UNUSED;
+
 /* Unmaps the file and frees the table. NULL-safe; clears *file. */
 void st_file_destroy(st_file **file);
 
@@ -66,8 +72,8 @@ const st_tensor *st_file_tensor(const st_file *file, size_t i);
 const st_tensor *st_file_find(const st_file *file, const char *name);
 
 /*
- * Converts tensor (F32, F16 or BF16) of file to float32 into out, which holds
- * tensor->elements floats. Other dtypes fail with FL_EUNSUPPORTED naming the
+ * Converts tensor (F32, F16 or BF16) of file to float32 into out, which has room
+ * for tensor->elements floats. Other dtypes fail with FL_EUNSUPPORTED naming the
  * file, tensor and dtype.
  */
 int st_file_read_f32(const st_file *file, const st_tensor *tensor, float *out,
@@ -86,6 +92,9 @@ void st_set_destroy(st_set **set);
 
 /* Finds name in the set. Returns the tensor and stores its file in *file, or NULL. */
 const st_tensor *st_set_find(const st_set *set, const char *name, const st_file **file);
+
+/* Returns the index file of a sharded set, or the path of its single file. */
+const char *st_set_source(const st_set *set);
 
 size_t st_set_file_count(const st_set *set);
 const st_file *st_set_file(const st_set *set, size_t i);

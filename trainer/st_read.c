@@ -16,6 +16,7 @@ struct st_file {
     char *path;
     const uint8_t *map;   /* whole file, read-only */
     size_t map_size;
+    int mapped;           /* map came from mmap and is unmapped on destroy */
     const uint8_t *data;  /* start of the data section */
     size_t tensor_count;
     st_tensor *tensors;
@@ -243,10 +244,40 @@ static int map_file(st_file *f, fl_error *err)
         goto close_fd;
     }
     f->map = map;
+    f->mapped = 1;
 
 close_fd:
     close(fd);
     return rc;
+}
+
+/* Validates the header of f->map and builds the tensor table. */
+static int parse_file(st_file *f, fl_error *err)
+{
+    const char *path = f->path;
+    if (f->map_size < 8)
+        return fl_error_set(err, FL_EFORMAT,
+                            "%s: file is truncated: %zu bytes, shorter than the 8-byte header "
+                            "length", path, f->map_size);
+    uint64_t header_length = 0;
+    for (int i = 7; i >= 0; i--)
+        header_length = header_length << 8 | f->map[i];
+    if (header_length > ST_MAX_HEADER_BYTES)
+        return fl_error_set(err, FL_EFORMAT, "%s: header length %llu exceeds the %u-byte limit",
+                            path, (unsigned long long)header_length, ST_MAX_HEADER_BYTES);
+    if (header_length > f->map_size - 8)
+        return fl_error_set(err, FL_EFORMAT,
+                            "%s: header length %llu runs past the end of the %zu-byte file; "
+                            "the file is truncated", path, (unsigned long long)header_length,
+                            f->map_size);
+    if (header_length < 2 || f->map[8] != '{')
+        return fl_error_set(err, FL_EFORMAT, "%s: header does not start with '{'", path);
+
+    int rc = parse_header(f, (const char *)f->map + 8, header_length, err);
+    if (rc != FL_OK)
+        return rc;
+    f->data = f->map + 8 + header_length;
+    return check_tiling(f, f->map_size - 8 - header_length, err);
 }
 
 int st_file_open(st_file **out, const char *path, fl_error *err)
@@ -255,42 +286,31 @@ int st_file_open(st_file **out, const char *path, fl_error *err)
     st_file *f = fl_xcalloc(1, sizeof(*f));
     f->path = fl_xstrdup(path);
     int rc = map_file(f, err);
-    if (rc != FL_OK)
-        goto fail;
-
-    uint64_t header_length = 0;
-    for (int i = 7; i >= 0; i--)
-        header_length = header_length << 8 | f->map[i];
-    if (header_length > ST_MAX_HEADER_BYTES) {
-        rc = fl_error_set(err, FL_EFORMAT, "%s: header length %llu exceeds the %u-byte limit",
-                          path, (unsigned long long)header_length, ST_MAX_HEADER_BYTES);
-        goto fail;
+    if (rc == FL_OK)
+        rc = parse_file(f, err);
+    if (rc != FL_OK) {
+        st_file_destroy(&f);
+        return rc;
     }
-    if (header_length > f->map_size - 8) {
-        rc = fl_error_set(err, FL_EFORMAT,
-                          "%s: header length %llu runs past the end of the %zu-byte file; "
-                          "the file is truncated", path, (unsigned long long)header_length,
-                          f->map_size);
-        goto fail;
-    }
-    if (header_length < 2 || f->map[8] != '{') {
-        rc = fl_error_set(err, FL_EFORMAT, "%s: header does not start with '{'", path);
-        goto fail;
-    }
-
-    rc = parse_header(f, (const char *)f->map + 8, header_length, err);
-    if (rc != FL_OK)
-        goto fail;
-    f->data = f->map + 8 + header_length;
-    rc = check_tiling(f, f->map_size - 8 - header_length, err);
-    if (rc != FL_OK)
-        goto fail;
     *out = f;
     return FL_OK;
+}
 
-fail:
-    st_file_destroy(&f);
-    return rc;
+int st_file_open_memory(st_file **out, const char *name, const void *data, size_t size,
+                        fl_error *err)
+{
+    *out = NULL;
+    st_file *f = fl_xcalloc(1, sizeof(*f));
+    f->path = fl_xstrdup(name);
+    f->map = data;
+    f->map_size = size;
+    int rc = parse_file(f, err);
+    if (rc != FL_OK) {
+        st_file_destroy(&f);
+        return rc;
+    }
+    *out = f;
+    return FL_OK;
 }
 
 void st_file_destroy(st_file **file)
@@ -298,7 +318,7 @@ void st_file_destroy(st_file **file)
     if (file == NULL || *file == NULL)
         return;
     st_file *f = *file;
-    if (f->map != NULL)
+    if (f->mapped)
         munmap((void *)f->map, f->map_size);
     for (size_t i = 0; i < f->tensor_count; i++)
         free(f->tensors[i].name);

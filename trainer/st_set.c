@@ -13,6 +13,7 @@
 #define ST_MAX_INDEX_BYTES (64u * 1024u * 1024u)
 
 struct st_set {
+    char *source; /* the index file, or the single safetensors file */
     size_t file_count;
     st_file **files;
 };
@@ -88,13 +89,16 @@ int st_set_open(st_set **out, const char *folder, const char *prefix, fl_error *
     snprintf(single_path, sizeof(single_path), "%s/%s.safetensors", folder, prefix);
 
     int rc;
-    if (access(index_path, F_OK) == 0)
+    if (access(index_path, F_OK) == 0) {
+        set->source = fl_xstrdup(index_path);
         rc = open_shards(set, folder, index_path, err);
-    else if (access(single_path, F_OK) == 0)
+    } else if (access(single_path, F_OK) == 0) {
+        set->source = fl_xstrdup(single_path);
         rc = add_file(set, single_path, err);
-    else
+    } else {
         rc = fl_error_set(err, FL_ENOTFOUND, "%s: neither %s.safetensors nor %s found", folder,
                           prefix, strrchr(index_path, '/') + 1);
+    }
     if (rc != FL_OK) {
         st_set_destroy(&set);
         return rc;
@@ -110,6 +114,7 @@ void st_set_destroy(st_set **set)
     for (size_t i = 0; i < (*set)->file_count; i++)
         st_file_destroy(&(*set)->files[i]);
     free((*set)->files);
+    free((*set)->source);
     free(*set);
     *set = NULL;
 }
@@ -125,6 +130,11 @@ const st_tensor *st_set_find(const st_set *set, const char *name, const st_file 
         }
     }
     return NULL;
+}
+
+const char *st_set_source(const st_set *set)
+{
+    return set->source;
 }
 
 size_t st_set_file_count(const st_set *set)
@@ -153,8 +163,7 @@ int st_set_read_f32(const st_set *set, const char *name, int ndim, const int64_t
     const st_file *file = NULL;
     const st_tensor *tensor = st_set_find(set, name, &file);
     if (tensor == NULL)
-        return fl_error_set(err, FL_ENOTFOUND, "%s: tensor '%s' not found",
-                            st_file_path(set->files[0]), name);
+        return fl_error_set(err, FL_ENOTFOUND, "%s: tensor '%s' not found", set->source, name);
 
     bool same = tensor->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)

@@ -9,6 +9,9 @@
 
 #define TR_MAX_CONFIG_BYTES (4u * 1024u * 1024u)
 
+/* 2^34 float32 parameters, 64 GiB of weights. */
+#define TR_MAX_PARAMETERS 17179869184.0
+
 static const struct {
     const char *short_name;
     const char *class_name;
@@ -41,6 +44,13 @@ static int read_arch(const json_t *root, const char *where, tr_arch *out, fl_err
 {
     json_t *list = json_object_get(root, "architectures");
     const char *name = json_string_value(json_array_get(list, 0));
+    const char *model_type = json_string_value(json_object_get(root, "model_type"));
+    for (size_t i = 0; name == NULL && model_type != NULL && i < ARCH_COUNT; i++) {
+        if (strcmp(model_type, s_arches[i].model_type) == 0) {
+            *out = (tr_arch)i;
+            return FL_OK;
+        }
+    }
     if (name == NULL)
         return fl_error_set(err, FL_EFORMAT,
                             "%s: missing \"architectures\" (expected e.g. [\"LlamaForCausalLM\"])",
@@ -137,6 +147,16 @@ static int check_shapes(const tr_config *c, const char *where, fl_error *err)
     if (!(c->rms_norm_eps > 0) || !(c->rope_theta > 0))
         return fl_error_set(err, FL_EFORMAT, "%s: rms_norm_eps and rope_theta must be positive",
                             where);
+
+    /* Counted in double so that absurd sizes cannot overflow the size arithmetic later. */
+    double H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
+    double attention = H * hd * (2.0 * c->num_heads + 2.0 * c->num_kv_heads);
+    double parameters = 2.0 * c->vocab_size * H + c->num_layers * (attention + 3.0 * H * I);
+    if (parameters > TR_MAX_PARAMETERS)
+        return fl_error_set(err, FL_ERANGE,
+                            "%s: the sizes describe %.3g parameters, more than the %.3g this "
+                            "trainer holds in memory; check the config", where, parameters,
+                            (double)TR_MAX_PARAMETERS);
     return FL_OK;
 }
 
@@ -153,6 +173,9 @@ int tr_config_from_json(tr_config *c, const void *json_object, const char *where
     else if ((rc = read_arch(root, where, &c->arch, err)) != FL_OK)
         return rc;
 
+    if (json_is_true(json_object_get(root, "mlp_bias")))
+        return fl_error_set(err, FL_EUNSUPPORTED, "%s: \"mlp_bias\": true is not supported",
+                            where);
     const char *act = json_string_value(json_object_get(root, "hidden_act"));
     if (act != NULL && strcmp(act, "silu") != 0)
         return fl_error_set(err, FL_EUNSUPPORTED, "%s: hidden_act '%s' is not supported; "

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tr_ops.h"
+#include "tr_pool.h"
 #include "tr_rng.h"
 #include "tr_state.h"
 
@@ -10,10 +11,15 @@
  * access to the arenas
  */
 
+/* Slice of per-layer activation id for layer; with recomputation every layer shares one. */
 static float *act(const tr_trainer *t, int id, int layer)
 {
-    int slices = id == TR_A_RESID ? t->model->config.num_layers + 1 : t->model->config.num_layers;
-    return t->acts[id] + (size_t)layer * (t->act_sizes[id] / (size_t)slices);
+    int layers = t->model->config.num_layers;
+    if (id == TR_A_RESID)
+        return t->acts[id] + (size_t)layer * (t->act_sizes[id] / (size_t)(layers + 1));
+    if (t->options.recompute)
+        return t->acts[id];
+    return t->acts[id] + (size_t)layer * (t->act_sizes[id] / (size_t)layers);
 }
 
 static const float *weight(const tr_trainer *t, int id, int layer)
@@ -63,13 +69,27 @@ static lora_slice lora_of(const tr_trainer *t, int target, int layer)
     return s;
 }
 
-/* Writes dropout(x) (inverted dropout, scale 1/(1-p)) of x[N,C] to out. */
+typedef struct dropout_args {
+    float *out;
+    const float *x;
+    float p;
+    uint64_t key;
+} dropout_args;
+
+static void dropout_range(void *context, int part, size_t begin, size_t end)
+{
+    const dropout_args *a = context;
+    float keep_scale = 1.0f / (1.0f - a->p);
+    (void)part;
+    for (size_t i = begin; i < end; i++)
+        a->out[i] = tr_rng_hash_uniform(a->key, i) >= a->p ? a->x[i] * keep_scale : 0.0f;
+}
+
+/* Writes dropout(x) (inverted dropout, scale 1/(1-p)) of x[n] to out; the mask depends on key. */
 static void apply_dropout(float *out, const float *x, size_t n, float p, uint64_t key)
 {
-    float keep_scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        out[i] = tr_rng_hash_uniform(key, i) >= p ? x[i] * keep_scale : 0.0f;
+    dropout_args args = {out, x, p, key};
+    tr_parallel_for(n, dropout_range, &args);
 }
 
 /* ----------------------------------------------------------------------------
@@ -334,6 +354,11 @@ void tr_model_backward(tr_trainer *t, const tr_batch *batch)
 
     // step: decoder layers in reverse
     for (int l = c->num_layers - 1; l >= 0; l--) {
+        if (t->options.recompute) {
+            /* Same inputs and dropout keys, so the same activations as the forward pass. */
+            attention_block_forward(t, batch, l, d);
+            mlp_block_forward(t, l, d);
+        }
         mlp_block_backward(t, l, d);
         attention_block_backward(t, l, d);
     }

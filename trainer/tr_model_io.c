@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fl_mem.h"
 #include "st_file.h"
 
 /* Returns the slice of tensor id that belongs to layer, and its element count. */

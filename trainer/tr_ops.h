@@ -6,7 +6,7 @@
  * accumulate activation gradients is stated per kernel.
  *
  * Matrix products go through cblas_sgemm; the _ref variants are plain loops
- * kept for tests. Element-wise loops run in parallel with OpenMP.
+ * kept for tests. Element-wise loops run in parallel on the threads of tr_pool.h.
  */
 #ifndef TR_OPS_H
 #define TR_OPS_H

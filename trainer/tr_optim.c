@@ -1,6 +1,7 @@
 /* AdamW with global-norm clipping and a warm-up + cosine learning-rate schedule. */
 #include <math.h>
 
+#include "tr_pool.h"
 #include "tr_state.h"
 
 float tr_schedule_lr(const tr_optim_options *o, int step)
@@ -17,17 +18,50 @@ float tr_schedule_lr(const tr_optim_options *o, int step)
     return (float)(o->lr * 0.5 * (1.0 + cos(M_PI * progress)));
 }
 
+typedef struct norm_args {
+    const float *g;
+    double partial[TR_POOL_MAX_THREADS];
+} norm_args;
+
+static void square_sum_range(void *context, int part, size_t begin, size_t end)
+{
+    norm_args *a = context;
+    double sum = 0.0;
+    for (size_t i = begin; i < end; i++)
+        sum += (double)a->g[i] * a->g[i];
+    a->partial[part] = sum;
+}
+
 static double grad_norm(const tr_trainer *t)
 {
     double sum = 0.0;
     for (int s = 0; s < t->segment_count; s++) {
-        const float *g = t->grads + t->segments[s].offset;
-        size_t n = t->segments[s].count;
-#pragma omp parallel for schedule(static) reduction(+ : sum)
-        for (size_t i = 0; i < n; i++)
-            sum += (double)g[i] * g[i];
+        norm_args args = {.g = t->grads + t->segments[s].offset};
+        tr_parallel_for(t->segments[s].count, square_sum_range, &args);
+        for (int part = 0; part < TR_POOL_MAX_THREADS; part++)
+            sum += args.partial[part];
     }
     return sqrt(sum);
+}
+
+typedef struct adamw_args {
+    float *p, *m, *v;
+    const float *g;
+    float clip, decay, beta1, beta2, eps, step_size, correction2_sqrt;
+} adamw_args;
+
+static void adamw_range(void *context, int part, size_t begin, size_t end)
+{
+    const adamw_args *a = context;
+    (void)part;
+    for (size_t i = begin; i < end; i++) {
+        float grad = a->g[i] * a->clip;
+        a->p[i] *= a->decay;
+        a->m[i] += (1.0f - a->beta1) * (grad - a->m[i]);
+        a->v[i] = a->beta2 * a->v[i] + (1.0f - a->beta2) * grad * grad;
+        float denominator = sqrtf(a->v[i]) / a->correction2_sqrt + a->eps;
+        a->p[i] -= a->step_size * a->m[i] / denominator;
+    }
 }
 
 void tr_trainer_apply(tr_trainer *t, tr_step_stats *stats)
@@ -50,19 +84,10 @@ void tr_trainer_apply(tr_trainer *t, tr_step_stats *stats)
         size_t offset = t->segments[s].offset;
         size_t n = t->segments[s].count;
         float decay = t->segments[s].decay ? 1.0f - lr * o->weight_decay : 1.0f;
-        float *p = t->params + offset;
-        const float *g = t->grads + offset;
-        float *m = t->m + offset;
-        float *v = t->v + offset;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            float grad = g[i] * clip;
-            p[i] *= decay;
-            m[i] += (1.0f - o->beta1) * (grad - m[i]);
-            v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * grad * grad;
-            float denominator = sqrtf(v[i]) / correction2_sqrt + o->eps;
-            p[i] -= step_size * m[i] / denominator;
-        }
+        adamw_args args = {t->params + offset, t->m + offset, t->v + offset, t->grads + offset,
+                           clip, decay, o->beta1, o->beta2, o->eps, step_size,
+                           correction2_sqrt};
+        tr_parallel_for(n, adamw_range, &args);
     }
 
     stats->grad_norm = (float)norm;

@@ -13,6 +13,7 @@ static uint64_t mix(uint64_t z)
 void tr_rng_seed(tr_rng *rng, uint64_t seed)
 {
     rng->state = seed;
+    rng->has_spare = 0;
 }
 
 uint64_t tr_rng_next(tr_rng *rng)
@@ -28,9 +29,16 @@ float tr_rng_uniform(tr_rng *rng)
 
 float tr_rng_normal(tr_rng *rng)
 {
+    if (rng->has_spare) {
+        rng->has_spare = 0;
+        return rng->spare;
+    }
     double u1 = ((double)(tr_rng_next(rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
     double u2 = (double)(tr_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+    double radius = sqrt(-2.0 * log(u1));
+    rng->spare = (float)(radius * sin(2.0 * M_PI * u2));
+    rng->has_spare = 1;
+    return (float)(radius * cos(2.0 * M_PI * u2));
 }
 
 float tr_rng_hash_uniform(uint64_t key, uint64_t index)

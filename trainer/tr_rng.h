@@ -12,6 +12,8 @@
 
 typedef struct tr_rng {
     uint64_t state;
+    float spare;    /* second normal of the last Box-Muller pair */
+    int has_spare;
 } tr_rng;
 
 void tr_rng_seed(tr_rng *rng, uint64_t seed);

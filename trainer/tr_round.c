@@ -89,17 +89,48 @@ static int load_data(const tr_round_options *o, local_state *s, fl_error *err)
                             "%s: no validation records; give a validation file or more "
                             "training records",
                             o->train_path);
-    if (rec_dataset_count(s->data, REC_TRAIN) == 0)
+    if (rec_dataset_count(s->data, REC_TRAIN) == 0 && !o->eval_only)
         return fl_error_set(err, FL_EINVAL, "%s: no training records after the validation split",
                             o->train_path);
     return FL_OK;
 }
 
+static int make_full_trainer(const tr_round_options *o, local_state *s, fl_error *err)
+{
+    tr_train_options train = tr_train_options_default();
+    train.mode = TR_MODE_FULL;
+    train.optim.lr = o->lr;
+    train.optim.warmup_steps = 0;
+    train.optim.total_steps = 0;
+    train.max_batch = o->batch_size;
+    train.max_seq = o->seq_len;
+    train.seed = o->seed;
+    int rc = tr_trainer_new(&s->trainer, &s->model, NULL, &train, err);
+    if (rc == FL_OK) {
+        rec_batch_init(&s->batch, o->batch_size, o->seq_len);
+        s->batch_ready = true;
+    }
+    return rc;
+}
+
+static int start_trainer(const tr_round_options *o, local_state *s, fl_error *err);
+
 static int make_trainer(const tr_round_options *o, local_state *s, fl_error *err)
 {
+    if (o->full)
+        return make_full_trainer(o, s, err);
     int rc = lora_options_check(&o->lora, err);
     if (rc != FL_OK)
         return rc;
+    if (o->adapter_dir != NULL) {
+        rc = lora_adapter_load(&s->adapter, o->adapter_dir, &s->model.config, err);
+        if (rc != FL_OK)
+            return rc;
+        lora_adapter_init(&s->start, &s->model.config, &s->adapter.options);
+        s->adapter_ready = true;
+        lora_adapter_copy(&s->start, &s->adapter);
+        return start_trainer(o, s, err);
+    }
     lora_adapter_init(&s->adapter, &s->model.config, &o->lora);
     lora_adapter_init(&s->start, &s->model.config, &o->lora);
     s->adapter_ready = true;
@@ -112,7 +143,11 @@ static int make_trainer(const tr_round_options *o, local_state *s, fl_error *err
     if (o->adapter_in != NULL)
         memcpy(s->adapter.memory, o->adapter_in, s->adapter.num_params * sizeof(float));
     lora_adapter_copy(&s->start, &s->adapter);
+    return start_trainer(o, s, err);
+}
 
+static int start_trainer(const tr_round_options *o, local_state *s, fl_error *err)
+{
     tr_train_options train = tr_train_options_default();
     train.mode = o->frozen_a ? TR_MODE_FROZEN_A : TR_MODE_LORA;
     train.optim.lr = o->lr;
@@ -121,7 +156,7 @@ static int make_trainer(const tr_round_options *o, local_state *s, fl_error *err
     train.max_batch = o->batch_size;
     train.max_seq = o->seq_len;
     train.seed = o->seed;
-    rc = tr_trainer_new(&s->trainer, &s->model, &s->adapter, &train, err);
+    int rc = tr_trainer_new(&s->trainer, &s->model, &s->adapter, &train, err);
     if (rc == FL_OK) {
         rec_batch_init(&s->batch, o->batch_size, o->seq_len);
         s->batch_ready = true;
@@ -129,8 +164,8 @@ static int make_trainer(const tr_round_options *o, local_state *s, fl_error *err
     return rc;
 }
 
-static int evaluate(const tr_round_options *o, local_state *s, tr_round_result *result,
-                    fl_error *err)
+static int evaluate(const tr_round_options *o, local_state *s, double *mean_loss,
+                    tr_round_result *result, fl_error *err)
 {
     double started = fl_time_monotonic();
     double loss_sum = 0.0;
@@ -147,9 +182,9 @@ static int evaluate(const tr_round_options *o, local_state *s, tr_round_result *
         if (epoch_end)
             break;
     }
-    result->val_loss_before = tokens > 0 ? loss_sum / (double)tokens : 0.0;
+    *mean_loss = tokens > 0 ? loss_sum / (double)tokens : 0.0;
     result->val_tokens = tokens;
-    result->eval_s = fl_time_monotonic() - started;
+    result->eval_s += fl_time_monotonic() - started;
     return FL_OK;
 }
 
@@ -190,7 +225,13 @@ static int train(const tr_round_options *o, local_state *s, tr_round_progress pr
 {
     double started = fl_time_monotonic();
     double loss_total = 0.0;
-    for (int step = 0; step < o->steps; step++) {
+    int steps = o->steps;
+    if (steps <= 0) {
+        double rows = (double)rec_dataset_count(s->data, REC_TRAIN) * o->epochs;
+        steps = (int)((rows + o->batch_size - 1) / o->batch_size);
+        steps = steps > 0 ? steps : 1;
+    }
+    for (int step = 0; step < steps; step++) {
         tr_step_stats stats;
         int rc = next_train_batch(o, s, err);
         if (rc == FL_OK)
@@ -198,17 +239,61 @@ static int train(const tr_round_options *o, local_state *s, tr_round_progress pr
         if (rc != FL_OK)
             return rc;
         loss_total += stats.loss;
-        if (progress != NULL && progress(context, step + 1, o->steps, stats.loss) != 0)
+        tr_round_step report = {step + 1, steps, stats.loss, stats.tokens,
+                                fl_time_monotonic() - started};
+        if (progress != NULL && progress(context, &report) != 0)
             return fl_error_set(err, FL_ECANCELED, "training stopped on request after step %d",
                                 step + 1);
     }
-    result->train_loss = o->steps > 0 ? loss_total / o->steps : 0.0;
+    result->steps = steps;
+    result->train_loss = loss_total / steps;
     result->train_s = fl_time_monotonic() - started;
     return FL_OK;
 }
 
+/* Copies tokenizer.json and tokenizer_config.json (when present) from the model folder. */
+static int copy_tokenizer(const tr_round_options *o, fl_error *err)
+{
+    static const char *const names[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (size_t i = 0; i < 2; i++) {
+        char from[4096], to[4096];
+        char *data = NULL;
+        size_t size = 0;
+        if (fl_path_format(from, sizeof(from), "%s/%s", o->model_dir, names[i]) != FL_OK ||
+            fl_path_format(to, sizeof(to), "%s/%s", o->save_dir, names[i]) != FL_OK)
+            return fl_error_set(err, FL_ERANGE, "%s: path too long", o->save_dir);
+        int rc = fl_file_read_all(from, (size_t)1 << 30, &data, &size, NULL);
+        if (rc == FL_ENOTFOUND && i == 1)
+            continue;
+        if (rc == FL_OK)
+            rc = fl_file_write_atomic(to, data, size, 0644, err);
+        else
+            rc = fl_error_set(err, rc, "%s: cannot read", from);
+        free(data);
+        if (rc != FL_OK)
+            return rc;
+    }
+    return FL_OK;
+}
+
+static int save_result(const tr_round_options *o, local_state *s, fl_error *err)
+{
+    if (o->save_dir == NULL)
+        return FL_OK;
+    if (!o->full)
+        return lora_adapter_save(&s->adapter, o->save_dir, o->base_model_name, err);
+    int rc = fl_file_mkdirs(o->save_dir, 0755, err);
+    if (rc == FL_OK)
+        rc = tr_model_save(&s->model, o->save_dir, err);
+    if (rc == FL_OK)
+        rc = copy_tokenizer(o, err);
+    return rc;
+}
+
 static void take_delta(const tr_round_options *o, local_state *s, tr_round_result *result)
 {
+    if (o->full)
+        return;
     lora_adapter_subtract(&s->start, &s->adapter, &s->start);
     result->num_params = s->adapter.num_params;
     result->trained_offset = o->frozen_a ? s->adapter.a_count : 0;
@@ -222,10 +307,12 @@ int tr_round_run(const tr_round_options *options, tr_round_progress progress, vo
                  tr_round_result *result, fl_error *err)
 {
     memset(result, 0, sizeof(*result));
-    if (options->steps < 1 || options->batch_size < 1 || options->seq_len < 2)
-        return fl_error_set(err, FL_EINVAL, "steps, batch size and sequence length must be "
-                                            "positive (got %d, %d, %d)",
-                            options->steps, options->batch_size, options->seq_len);
+    if ((options->steps < 1 && !(options->epochs > 0) && !options->eval_only) || options->batch_size < 1 ||
+        options->seq_len < 2)
+        return fl_error_set(err, FL_EINVAL, "steps (or epochs), batch size and sequence length "
+                                            "must be positive (got %d, %g, %d, %d)",
+                            options->steps, options->epochs, options->batch_size,
+                            options->seq_len);
     tr_set_threads(options->threads > 0 ? options->threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
 
     local_state s;
@@ -237,9 +324,13 @@ int tr_round_run(const tr_round_options *options, tr_round_progress progress, vo
     if (rc == FL_OK)
         rc = make_trainer(options, &s, err);
     if (rc == FL_OK)
-        rc = evaluate(options, &s, result, err);
-    if (rc == FL_OK)
+        rc = evaluate(options, &s, &result->val_loss_before, result, err);
+    if (rc == FL_OK && !options->eval_only)
         rc = train(options, &s, progress, context, result, err);
+    if (rc == FL_OK && options->eval_after && !options->eval_only)
+        rc = evaluate(options, &s, &result->val_loss_after, result, err);
+    if (rc == FL_OK)
+        rc = save_result(options, &s, err);
     if (rc == FL_OK) {
         result->examples = rec_dataset_count(s.data, REC_TRAIN);
         take_delta(options, &s, result);

@@ -2,13 +2,12 @@
 #include "tr_train.h"
 
 #include <cblas.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fl_mem.h"
 #include "tr_ops.h"
-#include "tr_rng.h"
+#include "tr_pool.h"
 #include "tr_state.h"
 
 void tr_set_threads(int n)
@@ -16,7 +15,7 @@ void tr_set_threads(int n)
     if (n < 1)
         n = 1;
     openblas_set_num_threads(n);
-    omp_set_num_threads(n);
+    tr_pool_set_threads(n);
 }
 
 tr_train_options tr_train_options_default(void)
@@ -39,7 +38,8 @@ tr_train_options tr_train_options_default(void)
 static void act_sizes(const tr_trainer *t, size_t sizes[TR_ACT_COUNT])
 {
     const tr_config *c = &t->model->config;
-    size_t L = (size_t)c->num_layers, N = (size_t)t->max_n, T = (size_t)t->max_seq;
+    size_t N = (size_t)t->max_n, T = (size_t)t->max_seq;
+    size_t L = t->options.recompute ? 1 : (size_t)c->num_layers; /* per-layer slices kept */
     size_t H = (size_t)c->hidden_size, inter = (size_t)c->intermediate_size;
     size_t QD = (size_t)c->num_heads * c->head_dim, KVD = (size_t)c->num_kv_heads * c->head_dim;
     size_t nh = (size_t)c->num_heads, nkv = (size_t)c->num_kv_heads;
@@ -49,7 +49,7 @@ static void act_sizes(const tr_trainer *t, size_t sizes[TR_ACT_COUNT])
     widest = widest > QD ? widest : QD;
 
     memset(sizes, 0, TR_ACT_COUNT * sizeof(size_t));
-    sizes[TR_A_RESID] = (L + 1) * N * H;
+    sizes[TR_A_RESID] = ((size_t)c->num_layers + 1) * N * H;
     sizes[TR_A_HRES] = L * N * H;
     sizes[TR_A_LN1] = L * N * H;
     sizes[TR_A_LN1_RSTD] = L * N;
@@ -155,6 +155,16 @@ static int check_options(const tr_model *model, const lora_adapter *adapter,
         return fl_error_set(err, FL_EINVAL, "optimizer options out of range (lr %g, betas %g/%g, "
                             "eps %g)", (double)p->lr, (double)p->beta1, (double)p->beta2,
                             (double)p->eps);
+    /* The attention probabilities dominate activation memory, so sizes whose byte
+       count could overflow are rejected instead of aborting in the allocator. */
+    const tr_config *c = &model->config;
+    double att_floats = (double)(o->recompute ? 1 : c->num_layers) * o->max_batch *
+                        c->num_heads * (double)o->max_seq * o->max_seq;
+    if (att_floats > 68719476736.0)
+        return fl_error_set(err, FL_ERANGE,
+                            "attention buffers of %.3g floats for batch %d x %d are too large; "
+                            "use recompute or a shorter sequence", att_floats, o->max_batch,
+                            o->max_seq);
     if (adapter != NULL && adapter->num_layers != model->config.num_layers)
         return fl_error_set(err, FL_EINVAL, "adapter has %d layers but the model has %d",
                             adapter->num_layers, model->config.num_layers);
@@ -306,4 +316,13 @@ const lora_adapter *tr_trainer_lora_grads(const tr_trainer *t)
 const tr_params *tr_trainer_param_grads(const tr_trainer *t)
 {
     return t->adapter == NULL ? &t->param_grads : NULL;
+}
+
+size_t tr_trainer_buffer_bytes(const tr_trainer *t)
+{
+    size_t floats = 0;
+    for (int i = 0; i < TR_ACT_COUNT; i++)
+        floats += t->act_sizes[i];
+    floats += 3 * t->param_count; /* gradients, first and second moments */
+    return floats * sizeof(float);
 }

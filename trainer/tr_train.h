@@ -17,6 +17,7 @@
 #ifndef TR_TRAIN_H
 #define TR_TRAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fl_error.h"
@@ -45,6 +46,11 @@ typedef struct tr_train_options {
     int max_batch;   /* rows per micro-batch, at most */
     int max_seq;     /* positions per row, at most */
     uint64_t seed;   /* dropout masks */
+    int recompute;   /* keep only each layer's input and recompute the layer in the backward
+                        pass: activation memory of one layer instead of all, about a third
+                        more compute. NOTE: without it the attention probabilities of every
+                        layer are kept, L*B*nh*T*T floats (5.6 GB for Qwen2.5-0.5B at
+                        T = 2048), so long sequences need recompute. */
 } tr_train_options;
 
 typedef struct tr_step_stats {
@@ -66,7 +72,7 @@ void tr_set_threads(int n);
 /*
  * Creates a trainer over model (and adapter, NULL in TR_MODE_FULL). Both are
  * borrowed and updated in place by steps; they must outlive the trainer.
- * Returns FL_EINVAL for inconsistent options (err says which).
+ * Returns FL_EINVAL for inconsistent options (err names the option).
  */
 int tr_trainer_new(tr_trainer **out, tr_model *model, lora_adapter *adapter,
                    const tr_train_options *options, fl_error *err) FL_WARN_UNUSED;
@@ -75,7 +81,7 @@ void tr_trainer_destroy(tr_trainer **trainer);
 /*
  * One optimizer step over count micro-batches (gradient accumulation): the
  * loss of each token is divided by the target tokens of all micro-batches.
- * Returns FL_EINVAL for a batch that is too large, holds an id outside the
+ * Returns FL_EINVAL for a batch that is too large, contains an id outside the
  * vocabulary or has no target token.
  */
 int tr_trainer_step(tr_trainer *trainer, const tr_batch *batches, int count,
@@ -97,6 +103,9 @@ int tr_trainer_evaluate(tr_trainer *trainer, const tr_batch *batch, double *loss
 /* Gradients of the last tr_trainer_gradients: of the adapter, or of the base weights. */
 const lora_adapter *tr_trainer_lora_grads(const tr_trainer *trainer);
 const tr_params *tr_trainer_param_grads(const tr_trainer *trainer);
+
+/* Returns the bytes the trainer allocated: activations, gradients and AdamW moments. */
+size_t tr_trainer_buffer_bytes(const tr_trainer *trainer);
 
 /* Learning rate of optimizer step `step` (0-based) under the schedule. */
 float tr_schedule_lr(const tr_optim_options *options, int step);

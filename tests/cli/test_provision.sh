@@ -26,13 +26,19 @@ grep -q "signing key" "$work/keygen.txt" || fail "keygen printed no fingerprint"
 "$bin/fedlora" keygen --name hospital-c --out "$work/site-c-machine" >/dev/null 2>&1 &&
     fail "keygen replaced an existing key"
 
+echo '{"vocab_size": 64, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+ "num_attention_heads": 2}' >"$work/size.json"
+"$bin/fedlora" init-model --arch llama --config "$work/size.json" --out "$work/model" >/dev/null ||
+    fail "init-model failed"
+
 cat >"$work/project.json" <<JSON
 {"project": "cardio",
  "coordinator": {"endpoint": "tcp://127.0.0.1:7700", "bind": "tcp://127.0.0.1:7700",
                  "state_dir": "coordinator-state"},
- "sites": [{"name": "hospital-a", "train_files": ["data/a.jsonl"]},
-           {"name": "hospital-b"},
-           {"name": "hospital-c", "public_key_file": "site-c-machine/hospital-c.pub"}],
+ "sites": [{"name": "hospital-a", "train_files": ["data/a.jsonl"], "base_model_dir": "model"},
+           {"name": "hospital-b", "base_model_dir": "model"},
+           {"name": "hospital-c", "public_key_file": "site-c-machine/hospital-c.pub",
+            "base_model_dir": "model"}],
  "researchers": [{"name": "alice"}]}
 JSON
 

@@ -72,7 +72,7 @@ JSON
                  "admin_bind": "tcp://127.0.0.1:$ADMIN_PORT",
                  "state_dir": "state/coordinator"},
  "sites": [$entries],
- "researchers": [{"name": "alice"}]}
+ "researchers": [$(for r in ${RESEARCHERS:-alice}; do printf '{"name": "%s"},' "$r"; done | sed 's/,$//')]}
 JSON
     "$BIN/fedlora" provision --project "$WORK/project.json" --out "$WORK/kits" >/dev/null || return 1
     printf '\n[transport]\nheartbeat_interval = 500ms\nheartbeat_timeout = 5s\n[rounds]\ngather_time = 1s\n' \

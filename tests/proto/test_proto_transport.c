@@ -6,9 +6,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <zmq.h>
@@ -71,6 +73,21 @@ static int wait_handshake_event(void *context, proto_link *client, const char *m
     return event;
 }
 
+/*
+ * Waits until the ZAP handler has rejected more than before handshakes. The
+ * socket monitor can attach after a fast handshake already failed, so the
+ * handler's own count is the reliable sign of a rejection.
+ */
+static bool wait_rejected(proto_zap *zap, uint64_t before)
+{
+    for (int waited = 0; waited < WAIT_MS; waited += 10) {
+        if (proto_zap_rejected_count(zap) > before)
+            return true;
+        usleep(10 * 1000);
+    }
+    return false;
+}
+
 static void test_unlisted_key_rejected(void **state)
 {
     (void)state;
@@ -84,8 +101,8 @@ static void test_unlisted_key_rejected(void **state)
 
     proto_link *intruder = transport_client(&f, &unlisted, "hospital-a");
     int event = wait_handshake_event(f.context, intruder, "inproc://monitor-unlisted");
-    assert_int_equal(event, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    assert_true(proto_zap_rejected_count(f.zap) >= 1);
+    assert_int_not_equal(event, ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    assert_true(wait_rejected(f.zap, 0));
 
     /* Nothing from the rejected client reaches the server. */
     proto_message message;
@@ -104,8 +121,8 @@ static void test_unlisted_key_rejected(void **state)
     uint64_t rejected = proto_zap_rejected_count(f.zap);
     intruder = transport_client(&f, &unlisted, "hospital-a");
     event = wait_handshake_event(f.context, intruder, "inproc://monitor-again");
-    assert_int_equal(event, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    assert_true(proto_zap_rejected_count(f.zap) > rejected);
+    assert_int_not_equal(event, ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    assert_true(wait_rejected(f.zap, rejected));
     assert_int_equal(transport_log_count(&f, fingerprint), 1);
     proto_link_destroy(&intruder);
 

@@ -130,6 +130,10 @@ def forward(P, lora, cfg, tokens):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
     mask = torch.full((T, T), float("-inf")).triu(1)
+    window = cfg.get("sliding_window") or 0
+    if cfg["model_type"] == "mistral" and window > 0:
+        # Mistral attends to the last `window` positions only: t - s < window.
+        mask = mask + torch.full((T, T), float("-inf")).tril(-window)
     for l in range(cfg["num_hidden_layers"]):
         h = rmsnorm(x, P[f"model.layers.{l}.input_layernorm.weight"], eps)
         q = linear(P, lora, cfg, h, l, "self_attn", "q_proj").view(T, nh, hd)
@@ -374,6 +378,8 @@ def main():
     run_case(out_dir, "mistral_linear_sharded", "mistral",
              {"rope_scaling": {"type": "linear", "factor": 2.0}, "sliding_window": 4096},
              "lora", TARGETS, shards=2)
+    run_case(out_dir, "mistral_sliding_window", "mistral", {"sliding_window": 4}, "lora",
+             ["k_proj", "v_proj"], rank=2)
     run_case(out_dir, "full_qwen2_untied", "qwen2", {}, "full", [])
     run_case(out_dir, "full_qwen3_tied", "qwen3", {"tie_word_embeddings": True}, "full", [])
 

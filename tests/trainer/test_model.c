@@ -145,6 +145,64 @@ static void test_init_model_rejects_big_token_ids(void **state)
     assert_int_not_equal(system(command), 0);
 }
 
+typedef struct config_case {
+    const char *label;
+    const char *json;
+    int code;
+    const char *message; /* text the error contains, or NULL */
+} config_case;
+
+static void test_config_fields_and_errors(void **state)
+{
+    (void)state;
+    static const config_case cases[] = {
+        {"model_type only", "{\"model_type\":\"qwen3\",\"vocab_size\":8,\"hidden_size\":8,"
+         "\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2}",
+         FL_OK, NULL},
+        {"rope_parameters", "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":8,"
+         "\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+         "\"num_attention_heads\":2,\"rope_parameters\":{\"rope_theta\":500000.0,"
+         "\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,"
+         "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192}}", FL_OK, NULL},
+        {"yarn rope", "{\"architectures\":[\"Qwen2ForCausalLM\"],\"vocab_size\":8,"
+         "\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+         "\"num_attention_heads\":2,\"rope_scaling\":{\"type\":\"yarn\",\"factor\":4}}",
+         FL_EUNSUPPORTED, "yarn"},
+        {"mlp bias", "{\"architectures\":[\"LlamaForCausalLM\"],\"mlp_bias\":true,"
+         "\"vocab_size\":8,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1,\"num_attention_heads\":2}", FL_EUNSUPPORTED, "mlp_bias"},
+        {"heads not divisible", "{\"architectures\":[\"LlamaForCausalLM\"],\"vocab_size\":8,"
+         "\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+         "\"num_attention_heads\":4,\"num_key_value_heads\":3}", FL_EFORMAT,
+         "num_key_value_heads"},
+        {"missing size", "{\"architectures\":[\"MistralForCausalLM\"],\"vocab_size\":8}",
+         FL_EFORMAT, "hidden_size"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *root = json_loads(cases[i].json, 0, NULL);
+        assert_non_null(root);
+        tr_config config;
+        fl_error err = {0};
+        int rc = tr_config_from_json(&config, root, "config.json", -1, &err);
+        printf("%-20s -> %s\n", cases[i].label, rc == FL_OK ? "ok" : err.msg);
+        assert_int_equal(rc, cases[i].code);
+        if (cases[i].message != NULL)
+            assert_non_null(strstr(err.msg, cases[i].message));
+        if (i == 0) {
+            assert_int_equal(config.arch, TR_ARCH_QWEN3);
+            assert_int_equal(config.num_kv_heads, 2);
+            assert_int_equal(config.head_dim, 4);
+            assert_true(config.qk_norm);
+        }
+        if (i == 1) {
+            assert_int_equal(config.rope_type, TR_ROPE_LLAMA3);
+            assert_true(config.rope_theta == 500000.0f);
+            assert_int_equal(config.rope_original_max_position, 8192);
+        }
+        json_decref(root);
+    }
+}
+
 /* ---------------------------------------------------------------------------
  * bad inputs
  */
@@ -311,6 +369,71 @@ static void test_bias_on_llama_rejected(void **state)
     assert_non_null(strstr(err.msg, "_proj.bias"));
 }
 
+/* Returns the mean loss of batch under model and adapter (adapter may be NULL). */
+static double batch_loss(tr_model *model, lora_adapter *adapter, const tr_batch *batch)
+{
+    tr_train_options options = tr_train_options_default();
+    options.mode = adapter != NULL ? TR_MODE_LORA : TR_MODE_FULL;
+    options.max_batch = batch->B;
+    options.max_seq = batch->T;
+    tr_trainer *trainer = NULL;
+    fl_error err = {0};
+    assert_int_equal(tr_trainer_new(&trainer, model, adapter, &options, &err), FL_OK);
+    double sum = 0.0;
+    long tokens = 0;
+    assert_int_equal(tr_trainer_evaluate(trainer, batch, &sum, &tokens, &err), FL_OK);
+    tr_trainer_destroy(&trainer);
+    return sum / (double)tokens;
+}
+
+static void test_merge_keeps_loss(void **state)
+{
+    (void)state;
+    char folder[300];
+    write_tiny_model("merge_base", folder, sizeof(folder));
+    tr_model model;
+    fl_error err = {0};
+    assert_int_equal(tr_model_load(&model, folder, &err), FL_OK);
+
+    lora_options lora = {.rank = 2, .alpha = 3.0f, .use_rslora = true,
+                         .targets = (1u << LORA_Q) | (1u << LORA_O) | (1u << LORA_DOWN)};
+    lora_adapter adapter;
+    lora_adapter_init(&adapter, &model.config, &lora);
+    lora_adapter_init_weights(&adapter, 9);
+    for (size_t i = adapter.a_count; i < adapter.num_params; i++)
+        adapter.memory[i] = 0.3f * (float)sin((double)i);
+    char adapter_dir[400];
+    snprintf(adapter_dir, sizeof(adapter_dir), "%s/merge_adapter", s_dir);
+    assert_int_equal(lora_adapter_save(&adapter, adapter_dir, "tiny", &err), FL_OK);
+
+    int32_t tokens[10] = {1, 5, 2, 7, 3, 3, 0, 6, 4, 2};
+    int32_t targets[10] = {5, 2, 7, 3, 3, 0, 6, 4, 2, -100};
+    int32_t positions[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    int32_t segments[10] = {0};
+    tr_batch batch = {1, 10, tokens, targets, positions, segments};
+    double with_adapter = batch_loss(&model, &adapter, &batch);
+
+    char out[400];
+    char command[1400];
+    snprintf(out, sizeof(out), "%s/merged", s_dir);
+    snprintf(command, sizeof(command),
+             "'%s/bin/fedlora' merge --model '%s' --adapter '%s' --out '%s' >/dev/null",
+             FL_BINARY_DIR, folder, adapter_dir, out);
+    assert_int_equal(system(command), 0);
+    tr_model merged;
+    assert_int_equal(tr_model_load(&merged, out, &err), FL_OK);
+    double merged_loss = batch_loss(&merged, NULL, &batch);
+    double diff = fabs(merged_loss - with_adapter) / with_adapter;
+    printf("merge: loss with adapter %.7f, merged %.7f, relative difference %.3g\n",
+           with_adapter, merged_loss, diff);
+    assert_true(diff < 1e-5);
+    assert_true(fabs(merged_loss - batch_loss(&model, NULL, &batch)) > 1e-4);
+
+    tr_model_release(&merged);
+    lora_adapter_release(&adapter);
+    tr_model_release(&model);
+}
+
 /* ---------------------------------------------------------------------------
  * kernels and learning
  */
@@ -348,6 +471,118 @@ static void test_matmul_blas_matches_reference(void **state)
         worst = fmax(worst, fabs(db_blas[i] - db_ref[i]));
     printf("matmul: max difference BLAS vs reference %.3g\n", worst);
     assert_true(worst < 1e-5);
+}
+
+/* Dense attention in double precision: out, probabilities, and the backward pass. */
+static void attention_reference(double *out, double *probs, double *dq, double *dk, double *dv,
+                                const float *q, const float *k, const float *v,
+                                const float *dout, const int32_t *seg, int T, int nh, int nkv,
+                                int hd)
+{
+    int QD = nh * hd, KVD = nkv * hd, group = nh / nkv;
+    double scale = 1.0 / sqrt((double)hd);
+    memset(dq, 0, sizeof(double) * T * QD);
+    memset(dk, 0, sizeof(double) * T * KVD);
+    memset(dv, 0, sizeof(double) * T * KVD);
+    for (int h = 0; h < nh; h++) {
+        int g = h / group;
+        for (int t = 0; t < T; t++) {
+            double *p = probs + ((size_t)h * T + t) * T;
+            double max = -1e300, sum = 0.0;
+            for (int s = 0; s < T; s++) {
+                p[s] = 0.0;
+                if (s > t || seg[s] != seg[t])
+                    continue;
+                double dot = 0.0;
+                for (int i = 0; i < hd; i++)
+                    dot += (double)q[t * QD + h * hd + i] * k[s * KVD + g * hd + i];
+                p[s] = dot * scale;
+                max = fmax(max, p[s]);
+            }
+            for (int s = 0; s <= t; s++) {
+                p[s] = (seg[s] == seg[t]) ? exp(p[s] - max) : 0.0;
+                sum += p[s];
+            }
+            for (int s = 0; s <= t; s++)
+                p[s] /= sum;
+            for (int i = 0; i < hd; i++) {
+                double acc = 0.0;
+                for (int s = 0; s <= t; s++)
+                    acc += p[s] * v[s * KVD + g * hd + i];
+                out[t * QD + h * hd + i] = acc;
+            }
+
+            /* backward of this row */
+            double dp[512], dot = 0.0;
+            for (int s = 0; s <= t; s++) {
+                dp[s] = 0.0;
+                for (int i = 0; i < hd; i++) {
+                    dp[s] += (double)dout[t * QD + h * hd + i] * v[s * KVD + g * hd + i];
+                    dv[s * KVD + g * hd + i] += p[s] * dout[t * QD + h * hd + i];
+                }
+                dot += p[s] * dp[s];
+            }
+            for (int s = 0; s <= t; s++) {
+                double ds = p[s] * (dp[s] - dot) * scale;
+                for (int i = 0; i < hd; i++) {
+                    dq[t * QD + h * hd + i] += ds * k[s * KVD + g * hd + i];
+                    dk[s * KVD + g * hd + i] += ds * q[t * QD + h * hd + i];
+                }
+            }
+        }
+    }
+}
+
+static double max_relative(const float *a, const double *b, size_t n)
+{
+    double diff = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs(a[i] - b[i]));
+        scale = fmax(scale, fabs(b[i]));
+    }
+    return diff / scale;
+}
+
+static void test_attention_blocks_match_dense(void **state)
+{
+    (void)state;
+    enum { T = 300, NH = 4, NKV = 2, HD = 8, QD = NH * HD, KVD = NKV * HD };
+    float *q = malloc(sizeof(float) * T * QD), *k = malloc(sizeof(float) * T * KVD);
+    float *v = malloc(sizeof(float) * T * KVD), *dout = malloc(sizeof(float) * T * QD);
+    float *out = malloc(sizeof(float) * T * QD), *att = malloc(sizeof(float) * NH * T * T);
+    float *dq = malloc(sizeof(float) * T * QD), *dk = malloc(sizeof(float) * T * KVD);
+    float *dv = malloc(sizeof(float) * T * KVD), *scratch = malloc(sizeof(float) * T * T);
+    double *ref_out = malloc(sizeof(double) * T * QD), *probs = malloc(sizeof(double) * NH * T * T);
+    double *ref_dq = malloc(sizeof(double) * T * QD), *ref_dk = malloc(sizeof(double) * T * KVD);
+    double *ref_dv = malloc(sizeof(double) * T * KVD);
+    int32_t seg[T];
+    for (int t = 0; t < T; t++)
+        seg[t] = t < 170 ? 0 : (t < 290 ? 1 : -1); /* two records and padding */
+    for (int i = 0; i < T * QD; i++) {
+        q[i] = (float)sin(0.37 * i);
+        dout[i] = (float)cos(0.11 * i);
+    }
+    for (int i = 0; i < T * KVD; i++) {
+        k[i] = (float)cos(0.53 * i);
+        v[i] = (float)sin(0.29 * i + 1.0);
+    }
+
+    tr_attention_forward(out, att, q, k, v, seg, 1, T, NH, NKV, HD, 0);
+    tr_attention_backward(dq, dk, dv, scratch, dout, att, q, k, v, 1, T, NH, NKV, HD);
+    attention_reference(ref_out, probs, ref_dq, ref_dk, ref_dv, q, k, v, dout, seg, T, NH, NKV,
+                        HD);
+    double d_out = max_relative(out, ref_out, T * QD);
+    double d_q = max_relative(dq, ref_dq, T * QD);
+    double d_k = max_relative(dk, ref_dk, T * KVD);
+    double d_v = max_relative(dv, ref_dv, T * KVD);
+    printf("attention over %d positions: out %.3g dq %.3g dk %.3g dv %.3g\n", T, d_out, d_q, d_k,
+           d_v);
+    assert_true(d_out < 1e-5);
+    assert_true(d_q < 1e-4);
+    assert_true(d_k < 1e-4);
+    assert_true(d_v < 1e-4);
+    free(q); free(k); free(v); free(dout); free(out); free(att); free(dq); free(dk); free(dv);
+    free(scratch); free(ref_out); free(probs); free(ref_dq); free(ref_dk); free(ref_dv);
 }
 
 static void test_tiny_model_learns(void **state)
@@ -410,10 +645,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_model_each_arch),
         cmocka_unit_test(test_init_model_rejects_big_token_ids),
+        cmocka_unit_test(test_config_fields_and_errors),
         cmocka_unit_test(test_bad_model_inputs),
         cmocka_unit_test(test_missing_tensor_named),
         cmocka_unit_test(test_bias_on_llama_rejected),
+        cmocka_unit_test(test_merge_keeps_loss),
         cmocka_unit_test(test_matmul_blas_matches_reference),
+        cmocka_unit_test(test_attention_blocks_match_dense),
         cmocka_unit_test(test_tiny_model_learns),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

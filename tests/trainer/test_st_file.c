@@ -249,6 +249,15 @@ static void test_sharded_index(void **state)
     fclose(f);
     assert_int_equal(st_set_open(&set, folder, "model", &err), FL_EFORMAT);
     assert_non_null(strstr(err.msg, "'y'"));
+
+    f = fopen(path, "w");
+    fprintf(f, "{\"weight_map\":{}}");
+    fclose(f);
+    assert_int_equal(st_set_open(&set, folder, "model", &err), FL_OK);
+    assert_int_equal(st_set_read_f32(set, "x", 1, sx, out, &err), FL_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "model.safetensors.index.json"));
+    assert_non_null(strstr(err.msg, "'x'"));
+    st_set_destroy(&set);
 }
 
 int main(void)

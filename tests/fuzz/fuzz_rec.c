@@ -1,8 +1,8 @@
 /*
  * libFuzzer target for the inputs a site's user controls: a JSONL training
  * file (rec_dataset_load with format detection, skip_invalid off and on)
- * and raw text (tok_encode, tok_decode). Built with -DFEDLORA_FUZZ=ON; the
- * Qwen3 tokenizer.json of tests/tokenizer/node must be installed.
+ * and raw text (tok_encode, tok_decode), with the small byte-level BPE
+ * tokenizer committed in tests/fuzz/data (made by `fedlora tokenizer train`).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "rec_dataset.h"
-#include "tok_test_util.h"
+#include "tok_tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,10 +19,8 @@ static char s_path[64];
 
 static void setup(void)
 {
-    char model[1024];
-    tok_test_model_path("qwen3", model, sizeof(model));
     fl_error err = {0};
-    if (tok_load(model, &s_tok, &err) != FL_OK) {
+    if (tok_load(FL_SOURCE_DIR "/tests/fuzz/data/tokenizer.json", &s_tok, &err) != FL_OK) {
         fprintf(stderr, "fuzz_rec: %s\n", err.msg);
         abort();
     }

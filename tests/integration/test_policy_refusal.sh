@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A site whose policy does not accept the job's researcher refuses the job;
+# the refusal and its reason show in `fedlora status` and in the site's
+# audit log, and the job still runs with the sites that accepted it.
+source "$(dirname "$0")/lib.sh"
+trap fl_cleanup EXIT
+
+RESEARCHERS="alice bob" JOB_EXTRA='{"min_sites": 3, "rounds": 1}' fl_make_project 4 ||
+    { fl_fail "project set-up failed"; fl_finish ""; }
+sed -i 's/^accepted_researchers = .*/accepted_researchers = bob/' \
+    "$WORK/kits/sites/site-4/agent.conf"
+export FEDLORA_CONFIG=$WORK/kits/researchers/alice/fedlora.conf
+
+fl_start_coordinator
+for site in 1 2 3 4; do
+    fl_start_agent "$site"
+done
+"$BIN/fedlora" job submit "$WORK/job.json" >"$WORK/submit.txt" 2>&1 ||
+    fl_fail "job submit failed: $(cat "$WORK/submit.txt")"
+
+refusal=""
+for _ in $(seq 1 100); do
+    "$BIN/fedlora" status --json >"$WORK/status.json" 2>/dev/null || true
+    refusal=$("$PY" -c '
+import json, sys
+status = json.load(open(sys.argv[1]))
+print(next((s.get("refusal") or "" for s in status["sites"] if s["name"] == "site-4"), ""))
+' "$WORK/status.json" 2>/dev/null)
+    [ -n "$refusal" ] && break
+    sleep 0.2
+done
+grep -q "researcher 'alice'" <<<"$refusal" || fl_fail "status shows no refusal by site-4: '$refusal'"
+"$BIN/fedlora" status >"$WORK/status.txt" 2>&1
+grep -q "site-4" "$WORK/status.txt" || fl_fail "the status summary does not list site-4"
+
+grep -q '"reason":"researcher_not_accepted"' "$WORK/state/site-4/audit.jsonl" ||
+    fl_fail "site-4's audit log lacks the refusal decision"
+grep -q '"type":"refusal"' "$WORK/state/site-4/audit.jsonl" ||
+    fl_fail "site-4's audit log lacks the outbound refusal message"
+
+fl_wait_status completed 120 || fl_fail "the job did not complete with the three accepting sites"
+"$PY" - "$WORK/state/coordinator/jobs/job-1/history.json" <<'PY' || fl_fail "site-4 took part"
+import json, sys
+sites = json.load(open(sys.argv[1]))["rounds"][-1]["sites"]
+assert sorted(s["site"] for s in sites) == ["site-1", "site-2", "site-3"], sites
+PY
+
+fl_finish "policy refusal checks passed"
