@@ -186,6 +186,7 @@ int coord_round_start(coord_round **out, const coord_round_context *context, uin
     round->number = number;
     round->attempt = attempt;
     round->started = fl_time_monotonic();
+    round->phase_started = round->started;
     round->deadline = round->started + context->job->round_deadline_s;
     round->site_count = site_count;
     round->sites = fl_xcalloc(site_count, sizeof(round_site));

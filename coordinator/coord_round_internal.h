@@ -36,6 +36,10 @@ struct coord_round {
     coord_phase phase;
     char failure[512];
     double started, deadline;     /* monotonic seconds */
+    double phase_started;         /* monotonic seconds when the current phase began */
+    double phase_s[COORD_PHASE_DONE]; /* wall time of each closed phase, in seconds */
+    int phases_closed;            /* phase_s[0..phases_closed) are set */
+    double sum_s, aggregate_s;    /* server time summing uploads and unmasking, in seconds */
 
     fc_secagg_params params;
     fc_secagg_server *server;

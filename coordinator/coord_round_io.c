@@ -164,6 +164,7 @@ static char **names_of(coord_round *round, const uint16_t *indices, uint16_t cou
 
 void round_sum_uploads(coord_round *round)
 {
+    double started = fl_time_monotonic();
     uint32_t *words = fl_xmalloc(4u * round->params.chunk_elements);
     for (size_t i = 0; i < round->site_count; i++) {
         round_site *site = &round->sites[i];
@@ -178,6 +179,7 @@ void round_sum_uploads(coord_round *round)
         }
     }
     free(words);
+    round->sum_s = fl_time_monotonic() - started;
 
     fc_msg_unmask_request *request = fl_xmalloc(sizeof(*request));
     fl_error err = {0};
@@ -214,6 +216,7 @@ void round_sum_uploads(coord_round *round)
 
 void round_finish(coord_round *round)
 {
+    double started = fl_time_monotonic();
     fl_error err = {0};
     if (fc_secagg_server_finish(round->server, &err) != FL_OK) {
         round_fail(round, "unmasking failed: %s", err.msg);
@@ -229,6 +232,7 @@ void round_finish(coord_round *round)
     for (uint32_t i = 0; i < round->counted; i++)
         round->sites[counted[i]].counted = true;
     free(counted);
+    round->aggregate_s = fl_time_monotonic() - started;
     round->phase = COORD_PHASE_DONE;
     fl_info("round %llu: aggregated %u sites in %.1f s", (unsigned long long)round->number,
             round->counted, fl_time_monotonic() - round->started);
@@ -257,6 +261,12 @@ json_t *coord_round_record(const coord_round *round)
     json_t *record = json_pack("{s:I, s:i, s:s, s:f, s:o}", "round", (json_int_t)round->number,
                                "attempt", (int)round->attempt, "outcome", outcome, "duration_s",
                                fl_time_monotonic() - round->started, "sites", sites);
+    json_t *phases = json_object();
+    for (int p = 0; p < round->phases_closed; p++)
+        json_object_set_new(phases, coord_phase_names[p], json_real(round->phase_s[p]));
+    json_object_set_new(record, "phase_s", phases);
+    json_object_set_new(record, "sum_s", json_real(round->sum_s));
+    json_object_set_new(record, "aggregate_s", json_real(round->aggregate_s));
     if (round->failure[0] != '\0')
         json_object_set_new(record, "reason", json_string(round->failure));
     return record;

@@ -244,6 +244,11 @@ void coord_round_poll(coord_round *round)
                        FC_SECAGG_MIN_SITES);
             return;
         }
+        /* A phase's time ends when its last site is done; the server's own work in
+         * advance() (summing, unmasking) is timed separately. */
+        round->phase_s[round->phase] = fl_time_monotonic() - round->phase_started;
+        round->phases_closed = (int)round->phase + 1;
         advance(round);
+        round->phase_started = fl_time_monotonic();
     }
 }

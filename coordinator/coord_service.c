@@ -239,7 +239,9 @@ static void record(coord_service *service, json_t *round_record)
 static void complete_round(coord_service *service)
 {
     int number = service->state.completed_rounds + 1;
+    double started = fl_time_monotonic();
     coord_adapter_apply(&service->adapter, coord_round_mean(service->round));
+    double applied = fl_time_monotonic();
 
     char folder[4096];
     fl_error err = {0};
@@ -260,7 +262,10 @@ static void complete_round(coord_service *service)
         finish_job(service, COORD_JOB_FAILED, "the job state could not be written");
         return;
     }
-    record(service, coord_round_record(service->round));
+    json_t *round_record = coord_round_record(service->round);
+    json_object_set_new(round_record, "optimizer_s", json_real(applied - started));
+    json_object_set_new(round_record, "checkpoint_s", json_real(fl_time_monotonic() - applied));
+    record(service, round_record);
     coord_round_destroy(&service->round);
     service->attempt = 0;
     service->waiting_since = 0;
@@ -281,7 +286,7 @@ static void complete_round(coord_service *service)
 static void fail_attempt(coord_service *service, json_t *round_record, const char *why)
 {
     char reason[512];
-    snprintf(reason, sizeof(reason), "%s", why); /* why may point into the round freed below */
+    snprintf(reason, sizeof(reason), "%.500s", why); /* why may point into the round freed below */
     if (round_record != NULL)
         record(service, round_record);
     coord_round_destroy(&service->round);

@@ -196,7 +196,7 @@ static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
         .setup = service->setup,
         .job = &service->job,
         .work_root = service->work_root,
-        .chunk_size = 4u << 20,
+        .chunk_size = PROTO_DEFAULT_CHUNK,
         .transfer = service->transfer,
     };
     if (agent_round_start(&service->round, &context, e->round, start, &err) != FL_OK) {

@@ -7,7 +7,8 @@
  * the server's own. Messages cross a socketpair as encoded bytes. Reference
  * figures from the same run: raw crypto_stream_chacha20 throughput and a
  * plain (unmasked) float sum of n vectors. Ends with one JSON line for
- * n = 10, d = 1e7.
+ * n = 10, d = 1e7. With arguments SITES VALUES it runs that configuration
+ * only and prints one JSON line with a site's total computing time.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -475,11 +476,43 @@ static void print_result(const bench_result *r)
     fflush(stdout);
 }
 
-int main(void)
+/*
+ * Runs one configuration and prints one JSON line with a site's whole
+ * secure-aggregation computing time (the sum of its phases) and its upload
+ * size; ./scripts/bench.sh round calls it so.
+ */
+static int run_one(const char *sites_text, const char *dim_text)
+{
+    char *end_sites = NULL, *end_dim = NULL;
+    unsigned long n = strtoul(sites_text, &end_sites, 10);
+    unsigned long long dim = strtoull(dim_text, &end_dim, 10);
+    if (*end_sites != '\0' || *end_dim != '\0' || n < 2 || n > 1000 || dim < 1) {
+        fprintf(stderr, "usage: bench_secagg [SITES VALUES]  (2..1000 sites, 1 or more values; "
+                        "'%s %s' is invalid)\n", sites_text, dim_text);
+        return 2;
+    }
+    bench_result result;
+    run_config((uint32_t)n, (uint64_t)dim, &result);
+    double site_s = 0;
+    for (int p = 0; p < PHASES; p++)
+        site_s += result.site_seconds[p];
+    printf("{\"bench\":\"secagg\",\"sites\":%lu,\"values\":%llu,\"site_s\":%.4f,"
+           "\"site_bytes\":%" PRIu64 ",\"server_peak_rss_mb\":%.1f}\n", n, dim, site_s,
+           result.site_bytes, result.server_peak_rss_mb);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     if (fc_init() != FL_OK) {
         fprintf(stderr, "bench_secagg: sodium_init failed\n");
         return 1;
+    }
+    if (argc == 3)
+        return run_one(argv[1], argv[2]);
+    if (argc != 1) {
+        fprintf(stderr, "usage: bench_secagg [SITES VALUES]\n");
+        return 2;
     }
     printf("times in ms; site times are the mean per site; bytes are what site 0 sends;\n"
            "expansion = bytes / (4 d), the size of a plain float32 upload; input GB/s = n x "

@@ -38,7 +38,8 @@ fl_free_port() {
 
 # fl_make_project SITES: writes data, tokenizer, model, project file and kits
 # under $WORK for sites site-1..site-SITES, and a job file $WORK/job.json
-# (FedAvg, 3 rounds, secure aggregation). Extra job fields come from $JOB_EXTRA.
+# (FedAvg, 3 rounds, secure aggregation). Extra job fields come from $JOB_EXTRA;
+# $MODEL_CONFIG replaces the tiny model's config.json fields (vocab_size stays 400).
 fl_make_project() {
     local sites=$1
     "$BIN/fedlora" synth --sites "$sites" --records 40 --val-records 6 --out "$WORK/data" \
@@ -46,9 +47,11 @@ fl_make_project() {
     mkdir -p "$WORK/model"
     "$BIN/fedlora" tokenizer train --data "$WORK/data/public.jsonl" --vocab 400 \
         --out "$WORK/tokenizer.json" >/dev/null || return 1
+    local fields='"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+ "num_attention_heads": 4, "num_key_value_heads": 2'
+    [ -n "${MODEL_CONFIG:-}" ] && fields=$MODEL_CONFIG
     cat >"$WORK/model.json" <<JSON
-{"vocab_size": 400, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
- "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256}
+{"vocab_size": 400, $fields, "max_position_embeddings": 256}
 JSON
     "$BIN/fedlora" init-model --arch llama --config "$WORK/model.json" --out "$WORK/model" \
         --seed 3 --tokenizer "$WORK/tokenizer.json" >/dev/null || return 1
@@ -101,9 +104,10 @@ fl_start_coordinator() {
     PIDS+=("$COORDINATOR_PID")
 }
 
-# fl_start_agent N: starts site-N's agent; output in $WORK/agent-N.log.
+# fl_start_agent N: starts site-N's agent ($AGENT_PROGRAM, by default
+# fedlora-agent); output in $WORK/agent-N.log.
 fl_start_agent() {
-    "$BIN/fedlora-agent" --config "$WORK/kits/sites/site-$1/agent.conf" \
+    "${AGENT_PROGRAM:-$BIN/fedlora-agent}" --config "$WORK/kits/sites/site-$1/agent.conf" \
         >>"$WORK/agent-$1.log" 2>&1 &
     AGENT_PIDS[$1]=$!
     PIDS+=("$!")
