@@ -25,6 +25,7 @@ typedef struct site_entry {
     char accepted_job[COORD_JOB_ID_MAX + 1]; /* job this site accepted; empty if none */
     uint64_t examples;
     char refusal[PROTO_MAX_DETAIL + 1];      /* last refusal of the active job */
+    char refusal_code[64];                   /* its reason code, as named in fedlora.proto */
 } site_entry;
 
 struct coord_service {
@@ -117,6 +118,7 @@ static void release_job(coord_service *service)
     for (size_t i = 0; i < service->site_count; i++) {
         service->sites[i].accepted_job[0] = '\0';
         service->sites[i].refusal[0] = '\0';
+        service->sites[i].refusal_code[0] = '\0';
     }
     fl_log_set_context(NULL, -1, NULL);
 }
@@ -223,9 +225,25 @@ static void finish_job(coord_service *service, coord_job_status status, const ch
     release_job(service);
 }
 
+/* Adds the sites that refused the job, with their reasons, to a round's record. */
+static void add_refusals(coord_service *service, json_t *round_record)
+{
+    json_t *refusals = json_array();
+    for (size_t i = 0; i < service->site_count; i++) {
+        const site_entry *site = &service->sites[i];
+        if (site->refusal_code[0] != '\0')
+            json_array_append_new(refusals,
+                                  json_pack("{s:s, s:s, s:s}", "site", site->party->name,
+                                            "reason", site->refusal_code, "detail",
+                                            site->refusal));
+    }
+    json_object_set_new(round_record, "refusals", refusals);
+}
+
 static void record(coord_service *service, json_t *round_record)
 {
     fl_error err = {0};
+    add_refusals(service, round_record);
     if (coord_store_record_round(service->store, service->job.id, round_record, &err) != FL_OK)
         fl_error("cannot record the round in the job history: %s", err.msg);
     json_decref(round_record);
@@ -390,6 +408,7 @@ static void on_job_accept(coord_service *service, site_entry *site,
     snprintf(site->accepted_job, sizeof(site->accepted_job), "%s", service->job.id);
     site->examples = envelope->job_accept->example_count;
     site->refusal[0] = '\0';
+    site->refusal_code[0] = '\0';
     fl_info("site %s accepted job %s with %llu training examples", site->party->name,
             service->job.id, (unsigned long long)site->examples);
 }
@@ -400,6 +419,8 @@ static void on_refusal(coord_service *service, site_entry *site, const Fedlora__
     snprintf(site->refusal, sizeof(site->refusal), "%s", refusal->detail);
     const ProtobufCEnumValue *reason =
         protobuf_c_enum_descriptor_get_value(&fedlora__refusal_reason__descriptor, refusal->reason);
+    snprintf(site->refusal_code, sizeof(site->refusal_code), "%s",
+             reason ? reason->name : "unknown");
     fl_warn("site %s refused job %s (%s): %s", site->party->name,
             service->has_job ? service->job.id : "-", reason ? reason->name : "unknown",
             refusal->detail);

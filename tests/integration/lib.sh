@@ -19,8 +19,12 @@ fl_fail() {
 }
 
 fl_cleanup() {
-    local pid
+    local pid child
     for pid in "${PIDS[@]}"; do
+        kill -CONT "$pid" 2>/dev/null
+        for child in $(pgrep -P "$pid"); do
+            kill -9 "$child" 2>/dev/null
+        done
         kill -9 "$pid" 2>/dev/null
     done
     wait 2>/dev/null
@@ -138,6 +142,34 @@ fl_wait_status() {
     done
     echo "job $job did not reach '$want' within $seconds s (status: $(fl_job_status "$job"))"
     return 1
+}
+
+# fl_wait_log FILE PATTERN SECONDS: waits until FILE contains the extended
+# regular expression PATTERN.
+fl_wait_log() {
+    local file=$1 pattern=$2 seconds=$3 waited=0
+    while [ "$waited" -lt $((seconds * 10)) ]; do
+        grep -Eq -- "$pattern" "$file" 2>/dev/null && return 0
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    echo "$file did not show '$pattern' within $seconds s"
+    return 1
+}
+
+# fl_kill_agent N: SIGKILLs site-N's agent and its trainer process, if any.
+fl_kill_agent() {
+    local pid=${AGENT_PIDS[$1]} child
+    for child in $(pgrep -P "$pid"); do
+        kill -9 "$child" 2>/dev/null
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+# Prints the history file of a job (default job-1).
+fl_history_file() {
+    echo "$WORK/state/coordinator/jobs/${1:-job-1}/history.json"
 }
 
 fl_finish() {
