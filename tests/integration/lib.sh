@@ -42,7 +42,8 @@ fl_free_port() {
 
 # fl_make_project SITES: writes data, tokenizer, model, project file and kits
 # under $WORK for sites site-1..site-SITES, and a job file $WORK/job.json
-# (FedAvg, 3 rounds, secure aggregation). Extra job fields come from $JOB_EXTRA.
+# (FedAvg, 3 rounds, secure aggregation). Extra job fields come from $JOB_EXTRA,
+# the coordinator's gather_time from $GATHER_TIME (default 1s).
 fl_make_project() {
     local sites=$1
     "$BIN/fedlora" synth --sites "$sites" --records 40 --val-records 6 --out "$WORK/data" \
@@ -76,8 +77,8 @@ JSON
  "researchers": [{"name": "alice"}]}
 JSON
     "$BIN/fedlora" provision --project "$WORK/project.json" --out "$WORK/kits" >/dev/null || return 1
-    printf '\n[transport]\nheartbeat_interval = 500ms\nheartbeat_timeout = 5s\n[rounds]\ngather_time = 1s\n' \
-        >>"$WORK/kits/coordinator/coordinator.conf"
+    printf '\n[transport]\nheartbeat_interval = 500ms\nheartbeat_timeout = 5s\n[rounds]\ngather_time = %s\n' \
+        "${GATHER_TIME:-1s}" >>"$WORK/kits/coordinator/coordinator.conf"
 
     local hash
     hash=$("$BIN/fedlora" model hash "$WORK/model" | cut -d' ' -f1)
