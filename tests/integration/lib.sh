@@ -18,7 +18,8 @@ fl_fail() {
     FAILURES=$((FAILURES + 1))
 }
 
-fl_cleanup() {
+# Kills every process the test started, with its trainer processes.
+fl_cleanup_processes() {
     local pid child
     for pid in "${PIDS[@]}"; do
         kill -CONT "$pid" 2>/dev/null
@@ -28,6 +29,10 @@ fl_cleanup() {
         kill -9 "$pid" 2>/dev/null
     done
     wait 2>/dev/null
+}
+
+fl_cleanup() {
+    fl_cleanup_processes
     if [ "$FAILURES" -ne 0 ] && [ -n "${FL_KEEP_WORK:-}" ]; then
         echo "work folder kept: $WORK"
     else
