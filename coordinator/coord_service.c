@@ -50,6 +50,7 @@ struct coord_service {
     double waiting_since;  /* when the current round began waiting for sites */
     double ready_since;    /* when min_sites became ready */
     double last_scan;
+    fc_identity *test_signer; /* test-only foreign signing key; NULL in normal runs */
 };
 
 static site_entry *find_site(coord_service *service, const char *name)
@@ -93,10 +94,33 @@ static void broadcast_abort(coord_service *service, Fedlora__AbortReason reason,
     }
 }
 
+/*
+ * Test-only: FEDLORA_TEST_FOREIGN_SIGNING_KEY names another party's key file,
+ * whose Ed25519 key then signs the global adapters in place of the
+ * coordinator's, so an integration test can check that sites reject them.
+ * Nothing else reads the variable.
+ */
+static const fc_identity *adapter_signer(coord_service *service)
+{
+    const char *path = getenv("FEDLORA_TEST_FOREIGN_SIGNING_KEY");
+    if (path == NULL || path[0] == '\0')
+        return service->setup->identity;
+    if (service->test_signer == NULL) {
+        fl_error err = {0};
+        if (fc_identity_load(path, &service->test_signer, &err) != FL_OK) {
+            fl_error("test-only signing key not loaded: %s", err.msg);
+            return service->setup->identity;
+        }
+        fl_warn("test-only: signing global adapters with the key in %s, which sites reject",
+                path);
+    }
+    return service->test_signer;
+}
+
 /* Signs the adapter that round `round` starts from. */
 static void sign_adapter(coord_service *service, uint64_t round)
 {
-    coord_adapter_sign(&service->adapter, service->job.id, round, service->setup->identity,
+    coord_adapter_sign(&service->adapter, service->job.id, round, adapter_signer(service),
                        service->signature);
 }
 
@@ -115,6 +139,7 @@ static void release_job(coord_service *service)
     if (service->has_job)
         coord_adapter_release(&service->adapter);
     service->has_job = false;
+    fc_identity_destroy(&service->test_signer);
     for (size_t i = 0; i < service->site_count; i++) {
         service->sites[i].accepted_job[0] = '\0';
         service->sites[i].refusal[0] = '\0';

@@ -5,7 +5,10 @@
 # - a coordinator key file from another project stops the coordinator at start;
 # - a site whose base model differs from the job's rejects the job with that
 #   reason, which the coordinator logs and keeps in the job history, and the
-#   job still completes with the other 3 sites (min_sites 3 of 4).
+#   job still completes with the other 3 sites (min_sites 3 of 4);
+# - a global adapter signed with a key other than the coordinator's (a
+#   test-only switch of the coordinator) is rejected by every site before
+#   training, so the round and the job fail with that reason.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup EXIT
 
@@ -66,6 +69,40 @@ refusals = rounds[0]["refusals"]
 assert [r["site"] for r in refusals] == ["site-4"], refusals
 assert refusals[0]["reason"] == "REFUSAL_BASE_MODEL_MISMATCH", refusals
 print("history: round 1 by site-1..3; site-4 refused:", refusals[0]["detail"])
+PY
+
+# Restart the coordinator so that it signs with alice's key, then run job-2.
+kill -9 "$COORDINATOR_PID"
+wait "$COORDINATOR_PID" 2>/dev/null
+"$PY" - "$WORK" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1] + "/job.json"))
+job.update({"id": "job-2", "round_retries": 0})
+json.dump(job, open(sys.argv[1] + "/job-2.json", "w"), indent=1)
+PY
+fl_submit_job "$WORK/job-2.json" || fl_fail "job-2 submission failed"
+FEDLORA_TEST_FOREIGN_SIGNING_KEY=$WORK/kits/researchers/alice/researcher.key fl_start_coordinator
+fl_wait_status failed 60 job-2 || fl_fail "job-2 with foreign signatures did not fail"
+for site in 1 2 3; do
+    grep -q "round 1 failed in phase download: the global adapter's signature is not the coordinator's" \
+        "$WORK/agent-$site.log" || fl_fail "site-$site did not reject the foreign signature"
+    grep -q "job=job-2 .*training" "$WORK/agent-$site.log" &&
+        fl_fail "site-$site trained on an adapter with a foreign signature"
+done
+# The round fails once fewer sites remain than the threshold, so the
+# coordinator may log only some of the rejections before it stops listening.
+grep -q "no longer takes part: aborted its part: the global adapter's signature" \
+    "$WORK/coordinator.log" || fl_fail "the coordinator did not log a site's rejection"
+"$PY" - "$WORK/state/coordinator/jobs/job-2" <<'PY' || fl_fail "job-2's state or history is wrong"
+import json, sys
+state = json.load(open(sys.argv[1] + "/state.json"))
+assert state["completed_rounds"] == 0, state
+assert "round 1 failed 1 times" in state["reason"], state
+rounds = json.load(open(sys.argv[1] + "/history.json"))["rounds"]
+assert [r["outcome"] for r in rounds] == ["failed"], rounds
+reasons = [s.get("dropped", "") for s in rounds[0]["sites"]]
+assert any("signature is not the coordinator's" in reason for reason in reasons), rounds
+print("job-2 failed:", state["reason"])
 PY
 
 fl_finish "security test passed"
