@@ -26,6 +26,7 @@ typedef struct site_entry {
     uint64_t examples;
     char refusal[PROTO_MAX_DETAIL + 1];      /* last refusal of the active job */
     char refusal_code[64];                   /* its reason code, as named in fedlora.proto */
+    uint64_t session;                        /* session of its last Hello; 0 before any */
 } site_entry;
 
 struct coord_service {
@@ -451,6 +452,21 @@ static void on_refusal(coord_service *service, site_entry *site, const Fedlora__
             refusal->detail);
 }
 
+/*
+ * A Hello in a new session means the agent restarted: the round state it had
+ * is gone, so the running round stops waiting for it at once. It may accept
+ * the job again and take part in the next round.
+ */
+static void on_hello(coord_service *service, site_entry *site, const Fedlora__Envelope *e)
+{
+    if (site->session != 0 && site->session != e->session && service->round != NULL)
+        coord_round_drop_site(service->round, site->party->name,
+                              "the site restarted, so its part of the round is lost");
+    site->session = e->session;
+    if (service->has_job)
+        send_job(service, site->party->name);
+}
+
 static void dispatch(coord_service *service, proto_message *message)
 {
     bool handled = false;
@@ -462,10 +478,7 @@ static void dispatch(coord_service *service, proto_message *message)
 
     const Fedlora__Envelope *e = message->envelope;
     switch (e->body_case) {
-    case FEDLORA__ENVELOPE__BODY_HELLO:
-        if (service->has_job)
-            send_job(service, site->party->name);
-        break;
+    case FEDLORA__ENVELOPE__BODY_HELLO: on_hello(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: on_job_accept(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_REFUSAL: on_refusal(service, site, e->refusal); break;
     case FEDLORA__ENVELOPE__BODY_HEARTBEAT: break;
