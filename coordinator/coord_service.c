@@ -245,7 +245,11 @@ static void finish_job(coord_service *service, coord_job_status status, const ch
 {
     service->state.status = status;
     snprintf(service->state.reason, sizeof(service->state.reason), "%s", reason);
-    save_state(service);
+    if (save_state(service) != FL_OK)
+        fl_error("job %s could not be marked %s on disk, so its state file keeps the previous "
+                 "status and the job resumes from the checkpoint of round %d",
+                 service->job.id, coord_job_status_names[status],
+                 service->state.completed_rounds);
     fl_info("job %s %s: %s", service->job.id, coord_job_status_names[status], reason);
     broadcast_abort(service, FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED, reason);
     release_job(service);

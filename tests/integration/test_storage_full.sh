@@ -50,6 +50,8 @@ dd if=/dev/zero of="$JOB_DIR/filler" bs=64k 2>/dev/null
 
 fl_wait_log "$WORK/coordinator.log" "checkpoint of round 2 failed: .*No space left on device" 60 ||
     fl_fail "the full disk gave no clear checkpoint error"
+fl_wait_log "$WORK/coordinator.log" "keeps the previous status and the job resumes from the checkpoint of round 1" 10 ||
+    fl_fail "the coordinator did not log that the job resumes from round 1"
 grep -E "checkpoint of round 2 failed|cannot save the job state" "$WORK/coordinator.log" |
     head -2 | cut -c1-400
 sleep 1
