@@ -4,6 +4,12 @@
 #
 # Every process started here is killed by fl_cleanup, which the test sets
 # as its EXIT trap.
+#
+# Test-only environment variables that the daemons read:
+#   FEDLORA_TEST_DUMP_DIR             agent: keeps each round's adapter, delta, metrics
+#   FEDLORA_TEST_STEP_DELAY_MS        trainer process: pause after every local step
+#   FEDLORA_TEST_UPLOAD_HOLD_MS       agent: wait between masking and uploading
+#   FEDLORA_TEST_FOREIGN_SIGNING_KEY  coordinator: sign adapters with this key file
 
 set -u
 : "${FL_BINARY_DIR:?FL_BINARY_DIR must name the build folder}"
