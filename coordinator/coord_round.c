@@ -251,3 +251,10 @@ void coord_round_abort(coord_round *round, const char *reason)
 {
     round_fail(round, "%s", reason);
 }
+
+void coord_round_drop_site(coord_round *round, const char *site, const char *reason)
+{
+    round_site *entry = round_find(round, site);
+    if (entry != NULL && round->phase < COORD_PHASE_DONE)
+        round_site_out(round, entry, "%s", reason);
+}

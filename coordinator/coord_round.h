@@ -80,6 +80,12 @@ void coord_round_poll(coord_round *round);
 /* Aborts the round with reason (for example on the researcher's request). */
 void coord_round_abort(coord_round *round, const char *reason);
 
+/*
+ * Takes site out of the round with reason, as when it misses heartbeats. Has
+ * no effect when site is not in the round, already out, or the round ended.
+ */
+void coord_round_drop_site(coord_round *round, const char *site, const char *reason);
+
 coord_phase coord_round_phase(const coord_round *round);
 
 /* Returns why the round failed; empty unless the phase is COORD_PHASE_FAILED. */

@@ -27,6 +27,8 @@ typedef struct site_entry {
     char accepted_job[COORD_JOB_ID_MAX + 1]; /* job this site accepted; empty if none */
     uint64_t examples;
     char refusal[PROTO_MAX_DETAIL + 1];      /* last refusal of the active job */
+    char refusal_code[64];                   /* its reason code, as named in fedlora.proto */
+    uint64_t session;                        /* session of its last Hello; 0 before any */
 } site_entry;
 
 struct coord_service {
@@ -53,6 +55,7 @@ struct coord_service {
     double last_scan;
 
     coord_admin *admin;    /* the researchers' admin socket */
+    fc_identity *test_signer; /* test-only foreign signing key; NULL in normal runs */
 };
 
 static site_entry *find_site(coord_service *service, const char *name)
@@ -96,10 +99,33 @@ static void broadcast_abort(coord_service *service, Fedlora__AbortReason reason,
     }
 }
 
+/*
+ * Test-only: FEDLORA_TEST_FOREIGN_SIGNING_KEY names another party's key file,
+ * whose Ed25519 key then signs the global adapters in place of the
+ * coordinator's, so an integration test can check that sites reject them.
+ * Nothing else reads the variable.
+ */
+static const fc_identity *adapter_signer(coord_service *service)
+{
+    const char *path = getenv("FEDLORA_TEST_FOREIGN_SIGNING_KEY");
+    if (path == NULL || path[0] == '\0')
+        return service->setup->identity;
+    if (service->test_signer == NULL) {
+        fl_error err = {0};
+        if (fc_identity_load(path, &service->test_signer, &err) != FL_OK) {
+            fl_error("test-only signing key not loaded: %s", err.msg);
+            return service->setup->identity;
+        }
+        fl_warn("test-only: signing global adapters with the key in %s, which sites reject",
+                path);
+    }
+    return service->test_signer;
+}
+
 /* Signs the adapter that round `round` starts from. */
 static void sign_adapter(coord_service *service, uint64_t round)
 {
-    coord_adapter_sign(&service->adapter, service->job.id, round, service->setup->identity,
+    coord_adapter_sign(&service->adapter, service->job.id, round, adapter_signer(service),
                        service->signature);
 }
 
@@ -118,9 +144,11 @@ static void release_job(coord_service *service)
     if (service->has_job)
         coord_adapter_release(&service->adapter);
     service->has_job = false;
+    fc_identity_destroy(&service->test_signer);
     for (size_t i = 0; i < service->site_count; i++) {
         service->sites[i].accepted_job[0] = '\0';
         service->sites[i].refusal[0] = '\0';
+        service->sites[i].refusal_code[0] = '\0';
     }
     fl_log_set_context(NULL, -1, NULL);
 }
@@ -221,15 +249,35 @@ static void finish_job(coord_service *service, coord_job_status status, const ch
 {
     service->state.status = status;
     snprintf(service->state.reason, sizeof(service->state.reason), "%s", reason);
-    save_state(service);
+    if (save_state(service) != FL_OK)
+        fl_error("job %s could not be marked %s on disk, so its state file keeps the previous "
+                 "status and the job resumes from the checkpoint of round %d",
+                 service->job.id, coord_job_status_names[status],
+                 service->state.completed_rounds);
     fl_info("job %s %s: %s", service->job.id, coord_job_status_names[status], reason);
     broadcast_abort(service, FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED, reason);
     release_job(service);
 }
 
+/* Adds the sites that refused the job, with their reasons, to a round's record. */
+static void add_refusals(coord_service *service, json_t *round_record)
+{
+    json_t *refusals = json_array();
+    for (size_t i = 0; i < service->site_count; i++) {
+        const site_entry *site = &service->sites[i];
+        if (site->refusal_code[0] != '\0')
+            json_array_append_new(refusals,
+                                  json_pack("{s:s, s:s, s:s}", "site", site->party->name,
+                                            "reason", site->refusal_code, "detail",
+                                            site->refusal));
+    }
+    json_object_set_new(round_record, "refusals", refusals);
+}
+
 static void record(coord_service *service, json_t *round_record)
 {
     fl_error err = {0};
+    add_refusals(service, round_record);
     if (coord_store_record_round(service->store, service->job.id, round_record, &err) != FL_OK)
         fl_error("cannot record the round in the job history: %s", err.msg);
     json_decref(round_record);
@@ -399,6 +447,7 @@ static void on_job_accept(coord_service *service, site_entry *site,
     snprintf(site->accepted_job, sizeof(site->accepted_job), "%s", service->job.id);
     site->examples = envelope->job_accept->example_count;
     site->refusal[0] = '\0';
+    site->refusal_code[0] = '\0';
     fl_info("site %s accepted job %s with %llu training examples", site->party->name,
             service->job.id, (unsigned long long)site->examples);
 }
@@ -409,9 +458,26 @@ static void on_refusal(coord_service *service, site_entry *site, const Fedlora__
     snprintf(site->refusal, sizeof(site->refusal), "%s", refusal->detail);
     const ProtobufCEnumValue *reason =
         protobuf_c_enum_descriptor_get_value(&fedlora__refusal_reason__descriptor, refusal->reason);
+    snprintf(site->refusal_code, sizeof(site->refusal_code), "%s",
+             reason ? reason->name : "unknown");
     fl_warn("site %s refused job %s (%s): %s", site->party->name,
             service->has_job ? service->job.id : "-", reason ? reason->name : "unknown",
             refusal->detail);
+}
+
+/*
+ * A Hello in a new session means the agent restarted: the round state it had
+ * is gone, so the running round stops waiting for it at once. It may accept
+ * the job again and take part in the next round.
+ */
+static void on_hello(coord_service *service, site_entry *site, const Fedlora__Envelope *e)
+{
+    if (site->session != 0 && site->session != e->session && service->round != NULL)
+        coord_round_drop_site(service->round, site->party->name,
+                              "the site restarted, so its part of the round is lost");
+    site->session = e->session;
+    if (service->has_job)
+        send_job(service, site->party->name);
 }
 
 static void dispatch(coord_service *service, proto_message *message)
@@ -425,10 +491,7 @@ static void dispatch(coord_service *service, proto_message *message)
 
     const Fedlora__Envelope *e = message->envelope;
     switch (e->body_case) {
-    case FEDLORA__ENVELOPE__BODY_HELLO:
-        if (service->has_job)
-            send_job(service, site->party->name);
-        break;
+    case FEDLORA__ENVELOPE__BODY_HELLO: on_hello(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: on_job_accept(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_REFUSAL: on_refusal(service, site, e->refusal); break;
     case FEDLORA__ENVELOPE__BODY_HEARTBEAT: break;

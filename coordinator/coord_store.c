@@ -288,12 +288,15 @@ int coord_store_record_round(coord_store *store, const char *id, const json_t *r
         return FL_EFORMAT;
     json_t *rounds = json_object_get(history, "rounds");
     json_int_t number = json_integer_value(json_object_get(round, "round"));
+    json_int_t attempt = json_integer_value(json_object_get(round, "attempt"));
 
+    /* Each attempt keeps its own entry, so a retried round shows why every attempt failed. */
     size_t index;
     json_t *existing;
     bool replaced = false;
     json_array_foreach(rounds, index, existing) {
-        if (json_integer_value(json_object_get(existing, "round")) == number) {
+        if (json_integer_value(json_object_get(existing, "round")) == number &&
+            json_integer_value(json_object_get(existing, "attempt")) == attempt) {
             json_array_set(rounds, index, (json_t *)round);
             replaced = true;
             break;

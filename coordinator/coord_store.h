@@ -72,7 +72,8 @@ json_t *coord_store_list(coord_store *store, fl_error *err);
  */
 json_t *coord_store_history(coord_store *store, const char *id, fl_error *err);
 
-/* Appends (or replaces, when its "round" is already present) one round's record. */
+/* Appends one round attempt's record, or replaces the entry with the same "round" and
+ * "attempt". */
 int coord_store_record_round(coord_store *store, const char *id, const json_t *round,
                              fl_error *err) FL_WARN_UNUSED;
 

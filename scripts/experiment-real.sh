@@ -7,6 +7,8 @@
 #   federated    ROUNDS rounds of STEPS local steps, secure aggregation (FedAvg)
 #   centralised  one LoRA on the pooled records for SITES x ROUNDS x STEPS steps
 # Every arm is scored by each site's validation loss on its held-out records.
+# Each site keeps TRAIN_PER_SITE training records (default 80), as a single
+# hospital's study often has; ROUNDS, STEPS and PRETRAIN_STEPS can be set too.
 #
 # Usage: ./scripts/experiment-real.sh [DATA_DIR] [--model DIR]
 #   DATA_DIR  the public datasets (default: ../shared/data beside the project)
@@ -31,8 +33,9 @@ if [ ! -f "$DATA_DIR/pubmedqa/ori_pqal.json" ] || [ ! -f "$DATA_DIR/citrus/jmed.
     exit 2
 fi
 
-ROUNDS=${ROUNDS:-6}
-STEPS=${STEPS:-15}
+ROUNDS=${ROUNDS:-10}
+STEPS=${STEPS:-10}
+TRAIN_PER_SITE=${TRAIN_PER_SITE:-80}
 PRETRAIN_STEPS=${PRETRAIN_STEPS:-150}
 SITES=(pubmedqa-early pubmedqa-late medqa jmed)
 LORA=(--lora-r 8 --lora-alpha 16 --targets all --lr 0.003 --batch-size 4 --seq-len 192)
@@ -60,7 +63,7 @@ mkdir -p "$OUT/logs"
 started=$(date +%s)
 
 step "Sites and validation splits from $DATA_DIR"
-"$PY" scripts/experiment/prepare_real_data.py "$DATA_DIR" "$OUT/data" 400
+"$PY" scripts/experiment/prepare_real_data.py "$DATA_DIR" "$OUT/data" "$TRAIN_PER_SITE" 40
 
 if [ -n "$MODEL_DIR" ]; then
     BASE=$MODEL_DIR

@@ -312,6 +312,8 @@ void agent_round_poll(agent_round *round)
 {
     if (round->phase == AGENT_ROUND_TRAIN && round->worker != NULL)
         check_worker(round);
+    if (round->phase == AGENT_ROUND_UPLOAD)
+        agent_round_poll_upload_start(round);
     if (round->phase == AGENT_ROUND_UPLOAD && round->upload_started) {
         fl_error err = {0};
         if (proto_outgoing_pump(&round->upload, round->context.link, &round->context.transfer,

@@ -41,6 +41,7 @@ struct agent_round {
     proto_chunk_sender *upload_sender;
     proto_outgoing upload;
     bool upload_started;
+    double upload_at;             /* monotonic time the upload may start (test-only hold) */
 };
 
 /* Fails the round with a reason (logged). */
@@ -56,5 +57,8 @@ void agent_round_begin_secagg(agent_round *round);
 void agent_round_on_key_list(agent_round *round, const Fedlora__AdvertiseKeys *keys);
 void agent_round_on_relay(agent_round *round, const Fedlora__ShareKeys *shares);
 void agent_round_on_unmask(agent_round *round, const Fedlora__UnmaskRequest *request);
+
+/* Starts the masked upload once its test-only hold has passed; fails the round on error. */
+void agent_round_poll_upload_start(agent_round *round);
 
 #endif

@@ -11,6 +11,7 @@
 #include "fl_file.h"
 #include "fl_log.h"
 #include "fl_mem.h"
+#include "fl_time.h"
 #include "proto_codec.h"
 
 static void send_metrics(agent_round *round)
@@ -184,6 +185,32 @@ static int start_upload(agent_round *round, fl_error *err)
     return rc;
 }
 
+/*
+ * Test-only: FEDLORA_TEST_UPLOAD_HOLD_MS makes the agent wait that many
+ * milliseconds between masking its update and starting the upload, while its
+ * event loop keeps heartbeating, so an integration test can kill a site that
+ * has shared its keys but not uploaded. Nothing else reads the variable.
+ */
+static double upload_hold_for_test(const agent_round *round)
+{
+    const char *text = getenv("FEDLORA_TEST_UPLOAD_HOLD_MS");
+    long milliseconds = text != NULL ? strtol(text, NULL, 10) : 0;
+    if (milliseconds <= 0)
+        return 0;
+    fl_info("round %llu: test-only hold of the masked upload for %ld ms",
+            (unsigned long long)round->number, milliseconds);
+    return (double)milliseconds / 1000.0;
+}
+
+void agent_round_poll_upload_start(agent_round *round)
+{
+    if (round->upload_started || fl_time_monotonic() < round->upload_at)
+        return;
+    fl_error err = {0};
+    if (start_upload(round, &err) != FL_OK)
+        agent_round_fail(round, "starting the masked upload failed: %s", err.msg);
+}
+
 void agent_round_on_relay(agent_round *round, const Fedlora__ShareKeys *keys)
 {
     if (round->phase != AGENT_ROUND_SHARES || keys->n_shares != 1) {
@@ -206,7 +233,8 @@ void agent_round_on_relay(agent_round *round, const Fedlora__ShareKeys *keys)
                                         (uint32_t)(weight > 0 ? weight : 1), NULL, &err);
     if (rc == FL_OK)
         rc = write_spool(round, &err);
-    if (rc == FL_OK)
+    round->upload_at = fl_time_monotonic() + upload_hold_for_test(round);
+    if (rc == FL_OK && round->upload_at <= fl_time_monotonic())
         rc = start_upload(round, &err);
     if (rc != FL_OK) {
         agent_round_fail(round, "masking the update failed: %s", err.msg);

@@ -97,6 +97,16 @@ static void send_refusal(agent_service *service, Fedlora__RefusalReason reason,
     send(service, &envelope);
 }
 
+static void send_accept(agent_service *service)
+{
+    Fedlora__JobAccept accept = FEDLORA__JOB_ACCEPT__INIT;
+    accept.example_count = service->examples;
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_JOB_ACCEPT;
+    envelope.job_accept = &accept;
+    send(service, &envelope);
+}
+
 static agent_job_terms terms_of(const Fedlora__Envelope *e, uint32_t selected_sites)
 {
     const Fedlora__JobDescription *d = e->job;
@@ -126,8 +136,12 @@ static void forget_job(agent_service *service)
 static void on_job(agent_service *service, proto_message *message)
 {
     Fedlora__Envelope *e = message->envelope;
-    if (service->has_job && strcmp(service->job.id, e->job_id) == 0)
-        return; /* the coordinator repeats the job after every Hello */
+    if (service->has_job && strcmp(service->job.id, e->job_id) == 0) {
+        /* The coordinator repeats the job after every Hello. A restarted coordinator has
+         * forgotten which sites accepted, so the acceptance is repeated too. */
+        send_accept(service);
+        return;
+    }
     forget_job(service);
 
     agent_job_terms terms = terms_of(e, 0);
@@ -158,13 +172,7 @@ static void on_job(agent_service *service, proto_message *message)
         fl_warn("cannot set the job on the link: %s", err.msg);
     audit_decision(service, service->job.id, 0, "accepted", "accepted", decision.detail);
     fl_info("accepted job %s from researcher %s", service->job.id, service->job.desc->researcher);
-
-    Fedlora__JobAccept accept = FEDLORA__JOB_ACCEPT__INIT;
-    accept.example_count = service->examples;
-    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
-    envelope.body_case = FEDLORA__ENVELOPE__BODY_JOB_ACCEPT;
-    envelope.job_accept = &accept;
-    send(service, &envelope);
+    send_accept(service);
 }
 
 static void on_round_start(agent_service *service, const Fedlora__Envelope *e)

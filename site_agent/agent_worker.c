@@ -124,11 +124,28 @@ static int confine(const worker_spec *spec, fl_error *err)
     return rc;
 }
 
+/*
+ * Test-only: FEDLORA_TEST_STEP_DELAY_MS makes the trainer process sleep that
+ * many milliseconds after every local step, so integration tests can hold a
+ * site in training for longer than the heartbeat timeout. Nothing else reads
+ * the variable.
+ */
+static void delay_step_for_test(void)
+{
+    const char *text = getenv("FEDLORA_TEST_STEP_DELAY_MS");
+    long milliseconds = text != NULL ? strtol(text, NULL, 10) : 0;
+    if (milliseconds <= 0)
+        return;
+    struct timespec pause = {milliseconds / 1000, (milliseconds % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
 static int report_progress(void *context, const tr_round_step *step)
 {
     (void)context;
     printf("progress %d %d %.6f\n", step->step, step->steps, step->loss);
     fflush(stdout);
+    delay_step_for_test();
     return 0;
 }
 

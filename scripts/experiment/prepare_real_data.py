@@ -8,7 +8,10 @@ corpus that no site uses.
   jmed            Chinese online-consultation cases: age and sex -> the case summary
   pretrain.jsonl  the PubMedQA abstracts (CONTEXTS), which no site's records contain
 
-Usage: prepare_real_data.py DATA_DIR OUT_DIR [MAX_RECORDS_PER_SITE]
+Each site keeps few training records, as a single hospital's study often has:
+that is the regime federation is for.
+
+Usage: prepare_real_data.py DATA_DIR OUT_DIR [TRAIN_PER_SITE [VALIDATION_PER_SITE]]
 """
 import ast
 import json
@@ -74,7 +77,8 @@ def write(path, records):
 
 def main():
     data_dir, out_dir = sys.argv[1], sys.argv[2]
-    limit = int(sys.argv[3]) if len(sys.argv) > 3 else 400
+    train_count = int(sys.argv[3]) if len(sys.argv) > 3 else 80
+    validation_count = int(sys.argv[4]) if len(sys.argv) > 4 else 40
     os.makedirs(out_dir, exist_ok=True)
     early, late, abstracts = pubmedqa(data_dir)
     sites = {"pubmedqa-early": early, "pubmedqa-late": late,
@@ -82,12 +86,12 @@ def main():
     shuffle = random.Random(7)
     for name, records in sites.items():
         shuffle.shuffle(records)
-        records = records[:limit]
-        held_out = max(10, len(records) // 10)
-        write(os.path.join(out_dir, name + "-val.jsonl"), records[:held_out])
-        write(os.path.join(out_dir, name + ".jsonl"), records[held_out:])
+        validation = records[:validation_count]
+        training = records[validation_count:validation_count + train_count]
+        write(os.path.join(out_dir, name + "-val.jsonl"), validation)
+        write(os.path.join(out_dir, name + ".jsonl"), training)
         print("%-15s %4d training, %3d validation records" % (
-            name, len(records) - held_out, held_out))
+            name, len(training), len(validation)))
     write(os.path.join(out_dir, "pretrain.jsonl"), abstracts)
     print("%-15s %4d abstracts (pretraining only)" % ("pretrain", len(abstracts)))
 

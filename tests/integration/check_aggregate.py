@@ -5,6 +5,10 @@ equal the adapter of round r plus the weighted mean of the sites' clipped
 deltas, within one quantisation step (secure aggregation rounds each value
 stochastically to a multiple of clip_bound / (2^(bits-1) - 1)).
 
+Each round is recomputed from the sites that the job history lists as
+participating, so a round that lost a site checks that secure aggregation
+removed the dropped site's masks.
+
 Usage: check_aggregate.py WORK_DIR DUMP_DIR SITES
 """
 import json
@@ -58,10 +62,18 @@ def main():
     step = secagg["clip_bound"] / (2 ** (secagg["bits"] - 1) - 1)
     rounds = job["rounds"]
     layers = job["base_model"]["config"]["num_hidden_layers"]
-    names = ["site-%d" % (i + 1) for i in range(sites)]
+    all_names = ["site-%d" % (i + 1) for i in range(sites)]
+    history = json.load(open("%s/state/coordinator/jobs/%s/history.json" % (work, job["id"])))
+    participants = {}
+    for entry in history["rounds"]:
+        if entry["outcome"] == "completed":
+            participants[entry["round"]] = [s["site"] for s in entry["sites"] if s["participated"]]
     failures = 0
 
     for number in range(1, rounds + 1):
+        names = participants.get(number, all_names)
+        next_names = participants.get(number + 1, all_names)
+        print("round %d: sites %s" % (number, ", ".join(names)))
         prefix = [dump + "/%s-r%d-a0-" % (name, number) for name in names]
         inputs = [read_floats(p + "adapter.bin") for p in prefix]
         for other in inputs[1:]:
@@ -76,7 +88,7 @@ def main():
         expected = inputs[0].astype(np.float64) + mean
 
         if number < rounds:
-            actual = read_floats(dump + "/%s-r%d-a0-adapter.bin" % (names[0], number + 1))
+            actual = read_floats(dump + "/%s-r%d-a0-adapter.bin" % (next_names[0], number + 1))
         else:
             peft = "%s/state/coordinator/jobs/%s/round-%d/adapter/adapter_model.safetensors" % (
                 work, job["id"], number)

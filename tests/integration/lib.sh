@@ -4,6 +4,12 @@
 #
 # Every process started here is killed by fl_cleanup, which the test sets
 # as its EXIT trap.
+#
+# Test-only environment variables that the daemons read:
+#   FEDLORA_TEST_DUMP_DIR             agent: keeps each round's adapter, delta, metrics
+#   FEDLORA_TEST_STEP_DELAY_MS        trainer process: pause after every local step
+#   FEDLORA_TEST_UPLOAD_HOLD_MS       agent: wait between masking and uploading
+#   FEDLORA_TEST_FOREIGN_SIGNING_KEY  coordinator: sign adapters with this key file
 
 set -u
 : "${FL_BINARY_DIR:?FL_BINARY_DIR must name the build folder}"
@@ -18,12 +24,21 @@ fl_fail() {
     FAILURES=$((FAILURES + 1))
 }
 
-fl_cleanup() {
-    local pid
+# Kills every process the test started, with its trainer processes.
+fl_cleanup_processes() {
+    local pid child
     for pid in "${PIDS[@]}"; do
+        kill -CONT "$pid" 2>/dev/null
+        for child in $(pgrep -P "$pid"); do
+            kill -9 "$child" 2>/dev/null
+        done
         kill -9 "$pid" 2>/dev/null
     done
     wait 2>/dev/null
+}
+
+fl_cleanup() {
+    fl_cleanup_processes
     if [ "$FAILURES" -ne 0 ] && [ -n "${FL_KEEP_WORK:-}" ]; then
         echo "work folder kept: $WORK"
     else
@@ -38,7 +53,8 @@ fl_free_port() {
 
 # fl_make_project SITES: writes data, tokenizer, model, project file and kits
 # under $WORK for sites site-1..site-SITES, and a job file $WORK/job.json
-# (FedAvg, 3 rounds, secure aggregation). Extra job fields come from $JOB_EXTRA;
+# (FedAvg, 3 rounds, secure aggregation). Extra job fields come from $JOB_EXTRA,
+# the coordinator's gather_time from $GATHER_TIME (default 1s), and
 # $MODEL_CONFIG replaces the tiny model's config.json fields (vocab_size stays 400).
 fl_make_project() {
     local sites=$1
@@ -75,8 +91,8 @@ JSON
  "researchers": [$(for r in ${RESEARCHERS:-alice}; do printf '{"name": "%s"},' "$r"; done | sed 's/,$//')]}
 JSON
     "$BIN/fedlora" provision --project "$WORK/project.json" --out "$WORK/kits" >/dev/null || return 1
-    printf '\n[transport]\nheartbeat_interval = 500ms\nheartbeat_timeout = 5s\n[rounds]\ngather_time = 1s\n' \
-        >>"$WORK/kits/coordinator/coordinator.conf"
+    printf '\n[transport]\nheartbeat_interval = 500ms\nheartbeat_timeout = 5s\n[rounds]\ngather_time = %s\n' \
+        "${GATHER_TIME:-1s}" >>"$WORK/kits/coordinator/coordinator.conf"
 
     local hash
     hash=$("$BIN/fedlora" model hash "$WORK/model" | cut -d' ' -f1)
@@ -142,6 +158,34 @@ fl_wait_status() {
     done
     echo "job $job did not reach '$want' within $seconds s (status: $(fl_job_status "$job"))"
     return 1
+}
+
+# fl_wait_log FILE PATTERN SECONDS: waits until FILE contains the extended
+# regular expression PATTERN.
+fl_wait_log() {
+    local file=$1 pattern=$2 seconds=$3 waited=0
+    while [ "$waited" -lt $((seconds * 10)) ]; do
+        grep -Eq -- "$pattern" "$file" 2>/dev/null && return 0
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    echo "$file did not show '$pattern' within $seconds s"
+    return 1
+}
+
+# fl_kill_agent N: SIGKILLs site-N's agent and its trainer process, if any.
+fl_kill_agent() {
+    local pid=${AGENT_PIDS[$1]} child
+    for child in $(pgrep -P "$pid"); do
+        kill -9 "$child" 2>/dev/null
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+# Prints the history file of a job (default job-1).
+fl_history_file() {
+    echo "$WORK/state/coordinator/jobs/${1:-job-1}/history.json"
 }
 
 fl_finish() {
