@@ -129,7 +129,11 @@ void agent_round_on_key_list(agent_round *round, const Fedlora__AdvertiseKeys *k
     round->phase = AGENT_ROUND_SHARES;
 }
 
-/* Writes the masked vector to the spool file: records of a 32-bit length and a MaskedChunk. */
+/*
+ * Writes the masked vector to the spool file: records of a 32-bit length and a MaskedChunk.
+ * NOTE: this runs inside the event loop, so no heartbeat goes out until the whole vector is
+ * masked; 8 agents masking 25M values each on 2 cores stayed silent for more than 5 s.
+ */
 static int write_spool(agent_round *round, fl_error *err)
 {
     if (fl_path_format(round->spool_path, sizeof(round->spool_path), "%s/masked.bin",
