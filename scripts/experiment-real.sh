@@ -8,7 +8,9 @@
 #   centralised  one LoRA on the pooled records for SITES x ROUNDS x STEPS steps
 # Every arm is scored by each site's validation loss on its held-out records.
 # Each site keeps TRAIN_PER_SITE training records (default 80), as a single
-# hospital's study often has; ROUNDS, STEPS and PRETRAIN_STEPS can be set too.
+# hospital's study often has; ROUNDS, STEPS, PRETRAIN_STEPS and SERVER_LR (FedAvg's
+# server learning rate, default 1) can be set too, and SITES picks a subset of
+# "pubmedqa-early pubmedqa-late medqa jmed".
 #
 # Usage: ./scripts/experiment-real.sh [DATA_DIR] [--model DIR]
 #   DATA_DIR  the public datasets (default: ../shared/data beside the project)
@@ -36,8 +38,9 @@ fi
 ROUNDS=${ROUNDS:-10}
 STEPS=${STEPS:-10}
 TRAIN_PER_SITE=${TRAIN_PER_SITE:-80}
+SERVER_LR=${SERVER_LR:-1}
 PRETRAIN_STEPS=${PRETRAIN_STEPS:-150}
-SITES=(pubmedqa-early pubmedqa-late medqa jmed)
+read -r -a SITES <<<"${SITES:-pubmedqa-early pubmedqa-late medqa jmed}"
 LORA=(--lora-r 8 --lora-alpha 16 --targets all --lr 0.003 --batch-size 4 --seq-len 192)
 OUT=${EXPERIMENT_DIR:-$FEDLORA_ROOT/experiment-run}
 PY=/usr/bin/python3
@@ -125,17 +128,18 @@ for site in "${SITES[@]}"; do
     printf '\n[trainer]\nthreads = 1\n' >>"$OUT/kits/sites/$site/agent.conf"
 done
 hash=$("$BIN/fedlora" model hash "$BASE" | cut -d' ' -f1)
-"$PY" - "$OUT/job.json" "$hash" "$BASE/config.json" "$ROUNDS" "$STEPS" <<'PY'
+"$PY" - "$OUT/job.json" "$hash" "$BASE/config.json" "$ROUNDS" "$STEPS" "$SERVER_LR" \
+    "${#SITES[@]}" <<'PY'
 import json, sys
-path, model_hash, config, rounds, steps = sys.argv[1:6]
+path, model_hash, config, rounds, steps, server_lr, sites = sys.argv[1:8]
 json.dump({"id": "real-data", "researcher": "researcher",
            "base_model": {"name": "base", "hash": model_hash, "config": json.load(open(config))},
            "lora": {"r": 8, "alpha": 16, "seed": 1,
                     "targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                 "down_proj"]},
            "rounds": int(rounds), "local_steps": int(steps), "learning_rate": 0.003,
-           "batch_size": 4, "seq_len": 192, "min_sites": 4, "round_deadline_s": 1800,
-           "server_optimizer": {"name": "fedavg"},
+           "batch_size": 4, "seq_len": 192, "min_sites": int(sites), "round_deadline_s": 1800,
+           "server_optimizer": {"name": "fedavg", "server_lr": float(server_lr)},
            "secure_aggregation": {"clip_bound": 0.05, "bits": 16, "max_weight": 256}},
           open(path, "w"), indent=1)
 PY
