@@ -147,6 +147,9 @@ static int add_spool(coord_round *round, round_site *site, uint32_t *words, fl_e
                               chunk.site, site->index);
         if (rc == FL_OK)
             rc = fc_secagg_server_add_chunk(round->server, &chunk, err);
+        /* Summing many large uploads takes seconds: keep the heartbeats going meanwhile. */
+        if (rc == FL_OK && proto_link_tick(round->context.link, NULL, NULL, NULL) == FL_ENET)
+            fl_warn("heartbeat while summing uploads failed");
     }
     free(buffer);
     fclose(file);
