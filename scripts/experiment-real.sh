@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ ! -f "$DATA_DIR/pubmedqa/ori_pqal.json" ] || [ ! -f "$DATA_DIR/citrus/jmed.jsonl" ]; then
-    echo "error: $DATA_DIR does not hold pubmedqa/ori_pqal.json and citrus/*.jsonl;" >&2
+    echo "error: $DATA_DIR does not contain pubmedqa/ori_pqal.json and citrus/*.jsonl;" >&2
     echo "       give the folder of the public datasets as the first argument" >&2
     exit 2
 fi
