@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# What federation buys a hospital, on real medical text: four sites with
-# different distributions (PubMedQA split by publication year, MedQA, and
-# JMED in Chinese), a base model pretrained here on text no site uses, and
-# three arms with the same training budget:
+# What federation buys a hospital, on real medical text: three sites with
+# different distributions (PubMedQA split by publication year into an early
+# and a late site, and MedQA), a base model pretrained here on text no site
+# uses, and three arms with the same training budget:
 #   local        each site trains LoRA alone for ROUNDS x STEPS steps
 #   federated    ROUNDS rounds of STEPS local steps, secure aggregation (FedAvg)
 #   centralised  one LoRA on the pooled records for SITES x ROUNDS x STEPS steps
 # Every arm is scored by each site's validation loss on its held-out records.
 # Each site keeps TRAIN_PER_SITE training records (default 80), as a single
 # hospital's study often has; ROUNDS, STEPS, PRETRAIN_STEPS and SERVER_LR (FedAvg's
-# server learning rate, default 1) can be set too, and SITES picks a subset of
-# "pubmedqa-early pubmedqa-late medqa jmed".
+# server learning rate, default 1), SERVER_OPTIMIZER (fedavg, fedavgm, fedadam,
+# fedyogi) can be set too, and SITES picks sites from
+# "pubmedqa-early pubmedqa-late medqa jmed" (jmed: Chinese consultations).
 #
 # Usage: ./scripts/experiment-real.sh [DATA_DIR] [--model DIR]
 #   DATA_DIR  the public datasets (default: ../shared/data beside the project)
@@ -25,7 +26,7 @@ MODEL_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --model) MODEL_DIR=$(realpath "$2"); shift 2 ;;
-    --help) sed -n '2,17p' "$0"; exit 0 ;;
+    --help) sed -n '2,/^# Results/p' "$0" | sed 's/^# {0,1}//'; exit 0 ;;
     *) DATA_DIR=$1; shift ;;
     esac
 done
@@ -35,12 +36,13 @@ if [ ! -f "$DATA_DIR/pubmedqa/ori_pqal.json" ] || [ ! -f "$DATA_DIR/citrus/jmed.
     exit 2
 fi
 
-ROUNDS=${ROUNDS:-10}
-STEPS=${STEPS:-10}
+ROUNDS=${ROUNDS:-25}
+STEPS=${STEPS:-4}
 TRAIN_PER_SITE=${TRAIN_PER_SITE:-80}
 SERVER_LR=${SERVER_LR:-1}
+SERVER_OPTIMIZER=${SERVER_OPTIMIZER:-fedavg}
 PRETRAIN_STEPS=${PRETRAIN_STEPS:-150}
-read -r -a SITES <<<"${SITES:-pubmedqa-early pubmedqa-late medqa jmed}"
+read -r -a SITES <<<"${SITES:-pubmedqa-early pubmedqa-late medqa}"
 LORA=(--lora-r 8 --lora-alpha 16 --targets all --lr 0.003 --batch-size 4 --seq-len 192)
 OUT=${EXPERIMENT_DIR:-$FEDLORA_ROOT/experiment-run}
 PY=/usr/bin/python3
@@ -129,9 +131,9 @@ for site in "${SITES[@]}"; do
 done
 hash=$("$BIN/fedlora" model hash "$BASE" | cut -d' ' -f1)
 "$PY" - "$OUT/job.json" "$hash" "$BASE/config.json" "$ROUNDS" "$STEPS" "$SERVER_LR" \
-    "${#SITES[@]}" <<'PY'
+    "${#SITES[@]}" "$SERVER_OPTIMIZER" <<'PY'
 import json, sys
-path, model_hash, config, rounds, steps, server_lr, sites = sys.argv[1:8]
+path, model_hash, config, rounds, steps, server_lr, sites, optimizer = sys.argv[1:9]
 json.dump({"id": "real-data", "researcher": "researcher",
            "base_model": {"name": "base", "hash": model_hash, "config": json.load(open(config))},
            "lora": {"r": 8, "alpha": 16, "seed": 1,
@@ -139,7 +141,7 @@ json.dump({"id": "real-data", "researcher": "researcher",
                                 "down_proj"]},
            "rounds": int(rounds), "local_steps": int(steps), "learning_rate": 0.003,
            "batch_size": 4, "seq_len": 192, "min_sites": int(sites), "round_deadline_s": 1800,
-           "server_optimizer": {"name": "fedavg", "server_lr": float(server_lr)},
+           "server_optimizer": {"name": optimizer, "server_lr": float(server_lr)},
            "secure_aggregation": {"clip_bound": 0.05, "bits": 16, "max_weight": 256}},
           open(path, "w"), indent=1)
 PY
