@@ -26,7 +26,7 @@ MODEL_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --model) MODEL_DIR=$(realpath "$2"); shift 2 ;;
-    --help) sed -n '2,/^# Results/p' "$0" | sed 's/^# {0,1}//'; exit 0 ;;
+    --help) sed -n '2,/^# Results/p' "$0" | sed -e 's/^# //' -e 's/^#$//'; exit 0 ;;
     *) DATA_DIR=$1; shift ;;
     esac
 done
