@@ -200,7 +200,8 @@ int coord_store_load(coord_store *store, const char *id, coord_job_spec *job,
     if (rc != FL_OK)
         return rc;
     if (access(path, F_OK) != 0)
-        return fl_error_set(err, FL_ENOTFOUND, "no job with id '%s'", id);
+        return fl_error_set(err, FL_ENOTFOUND,
+                            "no job with id '%s'; 'fedlora job list' shows the jobs", id);
 
     rc = coord_job_load(job, path, err);
     if (rc != FL_OK)

@@ -114,8 +114,10 @@ static int read_line(file_reader *reader, const char *line, size_t length, size_
     int rc = FL_OK;
     if (record == NULL || !json_is_object(record)) {
         if (record == NULL)
-            rc = fl_error_set(err, FL_EFORMAT, "%s:%zu:%d: invalid JSON: %s", reader->path,
-                              number, json_error.column, json_error.text);
+            rc = fl_error_set(err, FL_EFORMAT,
+                              "%s:%zu:%d: invalid JSON: %s; fix the line ('fedlora data stats "
+                              "--skip-invalid' lists every such line)",
+                              reader->path, number, json_error.column, json_error.text);
         else
             rc = fl_error_set(err, FL_EFORMAT, "%s:%zu: expected a JSON object per line",
                               reader->path, number);

@@ -161,7 +161,8 @@ static int check_tiling(const st_file *f, uint64_t data_size, fl_error *err)
     if (rc == FL_OK && position != data_size && f->tensor_count > 0)
         rc = fl_error_set(err, FL_EFORMAT,
                           "%s: tensor '%s' ends at byte %llu but the data section has %llu "
-                          "bytes; the file is truncated or has trailing bytes", f->path,
+                          "bytes; the file is truncated or has trailing bytes: copy it again "
+                          "from its source", f->path,
                           order[f->tensor_count - 1]->name, (unsigned long long)position,
                           (unsigned long long)data_size);
     else if (rc == FL_OK && position != data_size)
