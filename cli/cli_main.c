@@ -53,9 +53,12 @@ static const cli_command *find_command(int argc, char **argv, int *words)
     return found;
 }
 
-static void print_group(const char *group)
+static void print_group(const char *group, const char *given)
 {
-    fprintf(stderr, "fedlora %s: a subcommand is required:\n", group);
+    if (given != NULL)
+        fprintf(stderr, "fedlora %s: unknown subcommand '%s'; choose one of:\n", group, given);
+    else
+        fprintf(stderr, "fedlora %s: a subcommand is required:\n", group);
     size_t length = strlen(group);
     for (size_t i = 0; i < cli_command_count; i++) {
         const char *name = cli_commands[i].name;
@@ -105,7 +108,7 @@ int main(int argc, char **argv)
     int words = 0;
     const cli_command *command = find_command(argc, argv, &words);
     if (command == NULL && is_group(argv[1])) {
-        print_group(argv[1]);
+        print_group(argv[1], argc > 2 && argv[2][0] != '-' ? argv[2] : NULL);
         return 2;
     }
     if (command == NULL) {

@@ -399,6 +399,25 @@ static int apply_defaults(const fl_cfg_key *table, size_t count, const char *nam
     return FL_OK;
 }
 
+/* Returns true when text[0..length) is well-formed UTF-8. */
+static bool valid_utf8(const unsigned char *text, size_t length)
+{
+    size_t i = 0;
+    while (i < length) {
+        unsigned char c = text[i];
+        size_t extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2
+                                                         : (c >> 3) == 0x1E ? 3 : 4;
+        if (extra == 4 || (extra > 0 && c < 0xC2) || i + extra >= length + (extra == 0))
+            return false;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((text[i + k] & 0xC0) != 0x80)
+                return false;
+        }
+        i += extra + 1;
+    }
+    return true;
+}
+
 static int parse_line(const fl_cfg_key *table, size_t count, char *line, cfg_origin *at,
                       char *section, size_t section_size, bool *seen, void *target,
                       fl_error *err)
@@ -413,7 +432,8 @@ static int parse_line(const fl_cfg_key *table, size_t count, char *line, cfg_ori
             return rc;
         if (!section_known(table, count, section))
             return fl_error_set(err, FL_EINVAL,
-                                "%s:%d: unknown section [%s]; see the sample configuration",
+                                "%s:%d: unknown section [%s]; check its spelling, and that the "
+                                "file is meant for this program (see its sample configuration)",
                                 at->file, at->line, section);
         return FL_OK;
     }
@@ -462,6 +482,11 @@ int fl_config_parse(const fl_cfg_key *table, size_t count, const char *name, con
         if (memchr(text + start, '\0', end - start) != NULL)
             return fl_error_set(err, FL_EFORMAT, "%s:%d: line contains a NUL byte", name,
                                 at.line);
+        if (!valid_utf8((const unsigned char *)text + start, end - start))
+            return fl_error_set(err, FL_EFORMAT,
+                                "%s:%d: not valid UTF-8; save the file as UTF-8 (for example "
+                                "iconv -f GB18030 -t UTF-8)",
+                                name, at.line);
 
         char *line = fl_xstrndup(text + start, end - start);
         rc = parse_line(table, count, line, &at, section, sizeof(section), seen, target, err);

@@ -150,6 +150,7 @@ static void test_bad_values_rejected(void **state)
         {"[round]\nsites = 4\n", "'name': missing"},
         {"name = x\n[round\n", "malformed section"},
         {"name = x\n[round]\nrate = \n", "empty value"},
+        {"name = \"\xd6\xd0\xce\xc4\"\n", "not valid UTF-8"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sample_config config;
