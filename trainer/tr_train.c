@@ -163,7 +163,8 @@ static int check_options(const tr_model *model, const lora_adapter *adapter,
     if (att_floats > 68719476736.0)
         return fl_error_set(err, FL_ERANGE,
                             "attention buffers of %.3g floats for batch %d x %d are too large; "
-                            "use recompute or a shorter sequence", att_floats, o->max_batch,
+                            "use a shorter sequence (--seq-len) or a smaller batch "
+                            "(--batch-size), or turn on recompute", att_floats, o->max_batch,
                             o->max_seq);
     if (adapter != NULL && adapter->num_layers != model->config.num_layers)
         return fl_error_set(err, FL_EINVAL, "adapter has %d layers but the model has %d",
