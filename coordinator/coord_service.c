@@ -21,7 +21,7 @@
 #define POLL_MS 50
 #define JOB_SCAN_S 1.0
 
-/* What the coordinator knows of one site of the manifest. */
+/* The coordinator's record of one site of the manifest. */
 typedef struct site_entry {
     const fc_party *party;
     char accepted_job[COORD_JOB_ID_MAX + 1]; /* job this site accepted; empty if none */
@@ -244,7 +244,7 @@ static void pick_job(coord_service *service)
     json_decref(ids);
 }
 
-/* Ends the active job with status and reason, tells the sites and picks the next job. */
+/* Ends the active job with status and reason, informs the sites and picks the next job. */
 static void finish_job(coord_service *service, coord_job_status status, const char *reason)
 {
     service->state.status = status;
@@ -741,7 +741,7 @@ int coord_service_submit(coord_service *service, const coord_job_spec *job, bool
     return FL_OK;
 }
 
-/* Aborts the active job: stops its round, makes the abort durable, tells the sites. */
+/* Aborts the active job: stops its round, makes the abort durable, informs the sites. */
 static int abort_active_job(coord_service *service, const char *reason, fl_error *err)
 {
     coord_job_state aborted = service->state;
