@@ -16,7 +16,7 @@
 #include "proto_transport.h"
 
 typedef struct proto_transfer_options {
-    /* Time without any TransferStatus after which the sender asks again, ms. Default 5000. */
+    /* Time without a TransferStatus before the sender repeats its query, ms. Default 5000. */
     int status_timeout_ms;
     /* Unanswered queries in a row before the transfer fails with FL_ETIMEOUT. Default 12. */
     int max_queries;
@@ -82,7 +82,7 @@ int proto_link_receive_chunk(proto_link *link, proto_chunk_receiver *receiver,
 
 /*
  * A transfer driven without blocking on top of the steps above: it keeps the
- * time of the last status and asks again after status_timeout_ms, as
+ * time of the last status and sends the query again after status_timeout_ms, as
  * proto_link_send_object() does. Start it, hand it each received message,
  * and pump it on every pass of the loop.
  */
@@ -92,7 +92,7 @@ typedef struct proto_outgoing {
     bool masked_input;
     bool answered;              /* a TransferStatus named the offset to start at */
     int64_t last_status_ms;
-    int queries;                /* queries in a row without an answer */
+    int queries;                /* queries in a row without a TransferStatus */
 } proto_outgoing;
 
 /* Starts sending sender's object to peer (NULL on a client) with a TransferQuery. */
@@ -105,8 +105,8 @@ int proto_outgoing_on_message(proto_outgoing *out, const proto_message *message,
                               fl_error *err) FL_WARN_UNUSED;
 
 /*
- * Sends the chunks the window allows and asks again after status_timeout_ms
- * without an answer. Returns FL_OK, FL_ETIMEOUT after max_queries
+ * Sends the chunks the window allows and repeats the query after status_timeout_ms
+ * without a TransferStatus. Returns FL_OK, FL_ETIMEOUT after max_queries
  * unanswered queries, or the sender's or the link's status.
  */
 int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
