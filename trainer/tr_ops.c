@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tr_batch.h"
+#include "tr_math.h"
 #include "tr_pool.h"
 
 /* ----------------------------------------------------------------------------
@@ -133,6 +134,7 @@ typedef struct rmsnorm_args {
     float eps;
 } rmsnorm_args;
 
+TR_VECTOR_CLONES
 static void rmsnorm_rows(void *context, int part, size_t begin, size_t end)
 {
     const rmsnorm_args *a = context;
@@ -160,6 +162,7 @@ void tr_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
 }
 
 /* With xhat = x * rstd and g = dout * weight: dx = rstd * (g - xhat * mean(g * xhat)). */
+TR_VECTOR_CLONES
 static void rmsnorm_backward_rows(void *context, int part, size_t begin, size_t end)
 {
     const rmsnorm_args *a = context;
@@ -227,6 +230,7 @@ typedef struct rope_args {
     float direction;
 } rope_args;
 
+TR_VECTOR_CLONES
 static void rope_rows(void *context, int part, size_t begin, size_t end)
 {
     const rope_args *a = context;
@@ -294,6 +298,7 @@ typedef struct softmax_args {
     int keys;           /* columns in use: [0, keys) */
 } softmax_args;
 
+TR_VECTOR_CLONES
 static void masked_softmax_rows(void *context, int part, size_t begin, size_t end)
 {
     const softmax_args *a = context;
@@ -305,12 +310,11 @@ static void masked_softmax_rows(void *context, int part, size_t begin, size_t en
             if (attends(a->seg, t, s, a->window) && row[s] > max)
                 max = row[s];
         }
+        for (int s = 0; s <= t; s++)
+            row[s] = attends(a->seg, t, s, a->window) ? tr_expf(row[s] - max) : 0.0f;
         float sum = 0.0f;
-        for (int s = 0; s <= t; s++) {
-            float e = attends(a->seg, t, s, a->window) ? expf(row[s] - max) : 0.0f;
-            row[s] = e;
-            sum += e;
-        }
+        for (int s = 0; s <= t; s++)
+            sum += row[s];
         float inverse = 1.0f / sum;
         for (int s = 0; s <= t; s++)
             row[s] *= inverse;
@@ -320,6 +324,7 @@ static void masked_softmax_rows(void *context, int part, size_t begin, size_t en
 }
 
 /* ds = p * (dp - sum(p * dp)); masked entries have p = 0. */
+TR_VECTOR_CLONES
 static void softmax_backward_rows(void *context, int part, size_t begin, size_t end)
 {
     const softmax_args *a = context;
@@ -427,23 +432,25 @@ typedef struct swiglu_args {
     const float *up;
 } swiglu_args;
 
+TR_VECTOR_CLONES
 static void swiglu_range(void *context, int part, size_t begin, size_t end)
 {
     const swiglu_args *a = context;
     (void)part;
     for (size_t i = begin; i < end; i++) {
         float g = a->gate[i];
-        a->out[i] = g / (1.0f + expf(-g)) * a->up[i];
+        a->out[i] = g / (1.0f + tr_expf(-g)) * a->up[i];
     }
 }
 
+TR_VECTOR_CLONES
 static void swiglu_backward_range(void *context, int part, size_t begin, size_t end)
 {
     const swiglu_args *a = context;
     (void)part;
     for (size_t i = begin; i < end; i++) {
         float g = a->gate[i];
-        float sig = 1.0f / (1.0f + expf(-g));
+        float sig = tr_sigmoidf(g);
         float silu = g * sig;
         a->dup[i] = a->dout[i] * silu;
         a->out[i] = a->dout[i] * a->up[i] * sig * (1.0f + g * (1.0f - sig));
@@ -498,6 +505,57 @@ typedef struct crossentropy_args {
     double partial[TR_POOL_MAX_THREADS];
 } crossentropy_args;
 
+/*
+ * The row loops keep TR_LANES independent partial results, so the compiler
+ * can put them in one vector register; the sum of the exponentials goes
+ * into a double every TR_LANES * 64 entries.
+ */
+#define TR_LANES 16
+
+TR_VECTOR_CLONES
+static float row_max(const float *row, int V)
+{
+    float lanes[TR_LANES];
+    for (int j = 0; j < TR_LANES; j++)
+        lanes[j] = -INFINITY;
+    int i = 0;
+    for (; i + TR_LANES <= V; i += TR_LANES)
+        for (int j = 0; j < TR_LANES; j++)
+            lanes[j] = row[i + j] > lanes[j] ? row[i + j] : lanes[j];
+    float max = -INFINITY;
+    for (int j = 0; j < TR_LANES; j++)
+        max = lanes[j] > max ? lanes[j] : max;
+    for (; i < V; i++)
+        max = row[i] > max ? row[i] : max;
+    return max;
+}
+
+/* Replaces row[i] with e^(row[i] - max) and returns the sum of the exponentials. */
+TR_VECTOR_CLONES
+static double row_exp_sum(float *row, int V, float max)
+{
+    double sum = 0.0;
+    int i = 0;
+    while (i + TR_LANES <= V) {
+        float lanes[TR_LANES] = {0};
+        int end = i + 64 * TR_LANES < V ? i + 64 * TR_LANES : V;
+        for (; i + TR_LANES <= end; i += TR_LANES) {
+            for (int j = 0; j < TR_LANES; j++) {
+                row[i + j] = tr_expf(row[i + j] - max);
+                lanes[j] += row[i + j];
+            }
+        }
+        for (int j = 0; j < TR_LANES; j++)
+            sum += lanes[j];
+    }
+    for (; i < V; i++) {
+        row[i] = tr_expf(row[i] - max);
+        sum += row[i];
+    }
+    return sum;
+}
+
+TR_VECTOR_CLONES
 static void crossentropy_rows(void *context, int part, size_t begin, size_t end)
 {
     crossentropy_args *a = context;
@@ -511,16 +569,9 @@ static void crossentropy_rows(void *context, int part, size_t begin, size_t end)
             a->losses[n] = 0.0f;
             continue;
         }
-        float max = -INFINITY;
-        for (int i = 0; i < V; i++)
-            max = row[i] > max ? row[i] : max;
+        float max = row_max(row, V);
         float target_shifted = row[target] - max;
-        double sum = 0.0;
-        for (int i = 0; i < V; i++) {
-            float e = expf(row[i] - max);
-            row[i] = e;
-            sum += e;
-        }
+        double sum = row_exp_sum(row, V, max);
         float scale = (float)(1.0 / sum) * a->grad_scale;
         for (int i = 0; i < V; i++)
             row[i] *= scale;
@@ -549,6 +600,7 @@ typedef struct add_args {
     const float *src;
 } add_args;
 
+TR_VECTOR_CLONES
 static void add_range(void *context, int part, size_t begin, size_t end)
 {
     const add_args *a = context;

@@ -1,6 +1,7 @@
 /* AdamW with global-norm clipping and a warm-up + cosine learning-rate schedule. */
 #include <math.h>
 
+#include "tr_math.h"
 #include "tr_pool.h"
 #include "tr_state.h"
 
@@ -50,6 +51,7 @@ typedef struct adamw_args {
     float clip, decay, beta1, beta2, eps, step_size, correction2_sqrt;
 } adamw_args;
 
+TR_VECTOR_CLONES
 static void adamw_range(void *context, int part, size_t begin, size_t end)
 {
     const adamw_args *a = context;
