@@ -4,8 +4,8 @@
 # that closes the connection once a set number of bytes has passed:
 # - site-1's connection is cut halfway through round 1's adapter download
 #   (coordinator to site);
-# - site-2's connection is cut halfway through round 1's masked upload
-#   (site to coordinator).
+# - site-2's connection is cut three quarters of the way through round 1's
+#   masked upload (site to coordinator).
 # Both agents reconnect by themselves, the transfers resume where the
 # receiver stopped, and every round completes with all 3 sites. Every
 # aggregate is recomputed from the sites' deltas. The adapter (2 MiB) is sent
