@@ -3,7 +3,8 @@
 # site-1 and site-2 reach the coordinator through cut_proxy, a TCP proxy
 # that closes the connection once a set number of bytes has passed:
 # - site-1's connection is cut halfway through round 1's adapter download
-#   (coordinator to site);
+#   (coordinator to site), and its next connection again before the rest of
+#   the adapter has arrived;
 # - site-2's connection is cut three quarters of the way through round 1's
 #   masked upload (site to coordinator).
 # Both agents reconnect by themselves, the transfers resume where the
@@ -28,13 +29,13 @@ mkdir -p "$FEDLORA_TEST_DUMP_DIR"
 # upload contains one 32-bit word per value plus record headers, a little more.
 ADAPTER_BYTES=$((2 * 2 * 128 * 1024 * 4))
 
-# fl_start_proxy SITE DIRECTION BYTES: routes SITE's agent through a proxy that
-# cuts its connection once, after BYTES bytes in DIRECTION.
+# fl_start_proxy SITE DIRECTION BYTES CUTS: routes SITE's agent through a proxy
+# that cuts each of its first CUTS connections after BYTES bytes in DIRECTION.
 fl_start_proxy() {
-    local site=$1 direction=$2 bytes=$3 port
+    local site=$1 direction=$2 bytes=$3 cuts=$4 port
     port=$(fl_free_port)
     "$BIN/cut_proxy" --listen "$port" --target "$PORT" --cut-after-bytes "$bytes" \
-        --direction "$direction" --cuts 1 2>>"$WORK/proxy-$site.log" &
+        --direction "$direction" --cuts "$cuts" 2>>"$WORK/proxy-$site.log" &
     PIDS+=("$!")
     sed -i "s|^endpoint = .*|endpoint = \"tcp://127.0.0.1:$port\"|" \
         "$WORK/kits/sites/site-$site/agent.conf"
@@ -42,39 +43,46 @@ fl_start_proxy() {
 
 fl_submit_job || fl_fail "job submission failed: $(cat "$WORK/submit.log")"
 fl_start_coordinator
-# The download is cut halfway. The upload is cut at three quarters, inside its
-# second 1 MiB chunk, so the coordinator has a whole first chunk to resume after.
-fl_start_proxy 1 down $((ADAPTER_BYTES / 2))
-fl_start_proxy 2 up $((ADAPTER_BYTES * 3 / 4))
+# The download is cut after half the adapter, and the reconnected download after
+# another half, which with the resent part falls short of the end. The upload
+# is cut at three quarters, inside its second 1 MiB chunk, so the coordinator
+# has a whole first chunk to resume after.
+fl_start_proxy 1 down $((ADAPTER_BYTES / 2)) 2
+fl_start_proxy 2 up $((ADAPTER_BYTES * 3 / 4)) 1
 for site in 1 2 3; do
     fl_start_agent "$site"
 done
 
 fl_wait_status completed 150 || fl_fail "the job did not complete"
-for site in 1 2; do
-    grep -q "cut_proxy: cut connection 1 after" "$WORK/proxy-$site.log" ||
-        fl_fail "the proxy of site-$site did not cut its connection"
-    grep -q "cut_proxy: connection 2 accepted" "$WORK/proxy-$site.log" ||
-        fl_fail "site-$site did not reconnect through its proxy"
+for check in "1 1" "1 2" "2 1"; do
+    read -r site connection <<<"$check"
+    grep -q "cut_proxy: cut connection $connection after" "$WORK/proxy-$site.log" ||
+        fl_fail "the proxy of site-$site did not cut connection $connection"
+    grep -q "cut_proxy: connection $((connection + 1)) accepted" "$WORK/proxy-$site.log" ||
+        fl_fail "site-$site did not reconnect through its proxy after cut $connection"
 done
 grep -q "site site-[12] no longer takes part" "$WORK/coordinator.log" &&
     fl_fail "the coordinator dropped a site whose connection was cut"
 grep -q "round 1: training" "$WORK/agent-1.log" ||
     fl_fail "site-1 did not verify its adapter and train round 1"
 
-# Each cut fell inside its transfer: the sender resent from the byte the receiver
-# had, which lies after the object's start and before its end.
-"$PY" - "$WORK/coordinator.log" "adapter-r1-a0 to site-1" \
-    "$WORK/agent-2.log" "masked-site-2-r1-a0 to the coordinator" <<'PY' ||
+# Each cut fell inside its transfer: the sender resent from the first byte the
+# receiver lacked, which lies after the object's start and before its end. The
+# download resumed at two different offsets or more, one per cut.
+"$PY" - "$WORK/coordinator.log" "adapter-r1-a0 to site-1" 2 \
+    "$WORK/agent-2.log" "masked-site-2-r1-a0 to the coordinator" 1 <<'PY' ||
 import re, sys
-for log, transfer in zip(sys.argv[1::2], sys.argv[2::2]):
+arguments = sys.argv[1:]
+for log, transfer, cuts in zip(arguments[0::3], arguments[1::3], arguments[2::3]):
     pattern = re.compile(r"transfer of %s: resending from byte (\d+) of (\d+),"
                          % re.escape(transfer))
     found = [m for m in map(pattern.search, open(log)) if m]
-    assert found, "no resend of %s in %s" % (transfer, log)
-    received, total = int(found[0].group(1)), int(found[0].group(2))
-    assert 0 < received < total, (transfer, received, total)
-    print("%s: resent from byte %d of %d" % (transfer, received, total))
+    offsets = sorted({int(m.group(1)) for m in found})
+    assert len(offsets) >= int(cuts), (transfer, offsets)
+    total = int(found[0].group(2))
+    assert offsets[0] > 0, (transfer, offsets)
+    assert offsets[-1] < total, (transfer, offsets, total)
+    print("%s: resent from bytes %s of %d" % (transfer, offsets, total))
 PY
     fl_fail "a transfer was not resumed in its middle"
 
