@@ -66,8 +66,8 @@ static void usage(void)
                     "--direction down|up [--cuts K]\n"
                     "  --listen PORT           port to accept clients on, on 127.0.0.1\n"
                     "  --target PORT           port on 127.0.0.1 to forward each client to\n"
-                    "  --cut-after-bytes N     cut a connection once N bytes passed in the "
-                    "direction, in bytes\n"
+                    "  --cut-after-bytes N     cut a connection once N bytes passed in "
+                    "--direction\n"
                     "  --direction down|up     down: target to client; up: client to target\n"
                     "  --cuts K                connections to cut, default 1\n");
 }
@@ -156,7 +156,7 @@ static void close_connection(connection *c, const char *reason)
     c->open = false;
 }
 
-/* Accepts one client and connects it to the target; a failed connect drops the client. */
+/* Accepts one client and connects it to the target. A client whose connect fails is closed. */
 static void accept_client(int listener, const proxy_options *o, connection *table, int *accepted)
 {
     int client = accept(listener, NULL, NULL);
@@ -223,8 +223,12 @@ static bool pump(connection *c, int direction, short read_events, short write_ev
 
 static void serve(int listener, const proxy_options *o)
 {
-    connection table[MAX_CONNECTIONS];
-    memset(table, 0, sizeof(table));
+    /* The table contains 4 MiB of buffers, too much for the stack. */
+    connection *table = calloc(MAX_CONNECTIONS, sizeof(connection));
+    if (table == NULL) {
+        fprintf(stderr, "cut_proxy: out of memory\n");
+        return;
+    }
     int accepted = 0, cuts_done = 0;
     for (;;) {
         struct pollfd fds[1 + 2 * MAX_CONNECTIONS];
@@ -232,7 +236,7 @@ static void serve(int listener, const proxy_options *o)
         for (int i = 0; i < MAX_CONNECTIONS; i++) {
             for (int side = 0; side < 2; side++) {
                 const connection *c = &table[i];
-                /* Side 0 reads the UP stream and writes the DOWN one; side 1 the reverse. */
+                /* Side 0 reads the UP stream and writes the DOWN one, side 1 the reverse. */
                 short events = 0;
                 if (c->open && c->streams[side].length == 0)
                     events |= POLLIN;
@@ -246,6 +250,7 @@ static void serve(int listener, const proxy_options *o)
             if (errno == EINTR)
                 continue;
             fprintf(stderr, "cut_proxy: poll failed: %s\n", strerror(errno));
+            free(table);
             return;
         }
         if (fds[0].revents & POLLIN)
