@@ -9,8 +9,9 @@
 #   masked upload (site to coordinator).
 # Both agents reconnect by themselves, the transfers resume where the
 # receiver stopped, and every round completes with all 3 sites. Every
-# aggregate is recomputed from the sites' deltas. The adapter (2 MiB) is sent
-# in 128 KiB chunks and the masked upload (about 2 MiB) in 1 MiB chunks.
+# aggregate is recomputed from the sites' deltas, and the adapters the sites
+# downloaded must be identical. The adapter (2 MiB) is sent in 128 KiB chunks
+# and the masked upload (about 2 MiB) in 1 MiB chunks.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup EXIT
 
