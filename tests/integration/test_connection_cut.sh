@@ -22,6 +22,8 @@ JOB_EXTRA='{"rounds": 2, "local_steps": 2,
                                               "gate_proj", "up_proj", "down_proj"]}}'
 fl_make_project 3 || { fl_fail "project set-up failed"; fl_finish ""; }
 sed -i 's/^heartbeat_timeout = 5s$/&\nchunk_size = 128K/' "$WORK/kits/coordinator/coordinator.conf"
+grep -q "^chunk_size = 128K" "$WORK/kits/coordinator/coordinator.conf" ||
+    fl_fail "the coordinator's chunk size could not be set"
 export FEDLORA_TEST_DUMP_DIR=$WORK/dump
 mkdir -p "$FEDLORA_TEST_DUMP_DIR"
 
