@@ -58,6 +58,11 @@ round_site *round_find(coord_round *round, const char *name)
 
 void round_send(coord_round *round, round_site *site, Fedlora__Envelope *envelope)
 {
+    /*
+     * TODO: control messages go out once, unlike chunked transfers, which resume.
+     * One lost with a connection leaves the round waiting for this site until
+     * its deadline, and one sent while the site reconnects takes the site out.
+     */
     fl_error err = {0};
     if (proto_link_send(round->context.link, site->name, envelope, &err) != FL_OK)
         round_site_out(round, site, "sending %s failed: %s",

@@ -223,6 +223,11 @@ uint64_t proto_chunk_sender_acknowledged(const proto_chunk_sender *sender)
     return sender->acknowledged;
 }
 
+uint64_t proto_chunk_sender_next_offset(const proto_chunk_sender *sender)
+{
+    return sender->next;
+}
+
 uint64_t proto_chunk_sender_max_in_flight(const proto_chunk_sender *sender)
 {
     return sender->max_in_flight;

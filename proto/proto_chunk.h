@@ -106,6 +106,9 @@ const char *proto_chunk_sender_object_id(const proto_chunk_sender *sender);
 /* Returns the bytes the receiver acknowledged. */
 uint64_t proto_chunk_sender_acknowledged(const proto_chunk_sender *sender);
 
+/* Returns the offset of the next chunk to send: the bytes sent so far, since the last rewind. */
+uint64_t proto_chunk_sender_next_offset(const proto_chunk_sender *sender);
+
 /* Returns the highest number of bytes in flight (sent, not acknowledged) seen so far. */
 uint64_t proto_chunk_sender_max_in_flight(const proto_chunk_sender *sender);
 

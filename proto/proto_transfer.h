@@ -106,8 +106,10 @@ int proto_outgoing_on_message(proto_outgoing *out, const proto_message *message,
 
 /*
  * Sends the chunks the window allows and repeats the query after status_timeout_ms
- * without a TransferStatus. Returns FL_OK, FL_ETIMEOUT after max_queries
- * unanswered queries, or the sender's or the link's status.
+ * without a TransferStatus. When a server link has no connection to the peer
+ * now, the transfer pauses until the receiver replies to a later query, and
+ * this is not an error. Returns FL_OK, FL_ETIMEOUT after max_queries unanswered
+ * queries, or the sender's or the link's status.
  */
 int proto_outgoing_pump(proto_outgoing *out, proto_link *link,
                         const proto_transfer_options *options, fl_error *err) FL_WARN_UNUSED;

@@ -496,6 +496,123 @@ static void test_adapter_sent_to_sites_at_once(void **state)
     transport_fixture_stop(&f);
 }
 
+/*
+ * Pumps out (the coordinator's transfer to SITE) for duration_ms, applying every
+ * status that arrives, and fails on any error. Returns early once done.
+ */
+static void pump_for(transport_fixture *f, proto_outgoing *out,
+                     const proto_transfer_options *options, int duration_ms,
+                     uint64_t stop_at_acknowledged)
+{
+    int64_t deadline = proto_now_ms() + duration_ms;
+    while (proto_now_ms() < deadline && !proto_outgoing_complete(out) &&
+           proto_chunk_sender_acknowledged(out->sender) < stop_at_acknowledged) {
+        fl_error err = {0};
+        int status = proto_outgoing_pump(out, f->server, options, &err);
+        if (status != FL_OK)
+            print_error("pump: %s\n", err.msg);
+        assert_int_equal(status, FL_OK);
+        assert_int_equal(proto_link_tick(f->server, NULL, NULL, NULL), FL_OK);
+        proto_message message;
+        if (proto_link_recv(f->server, 10, &message, NULL) != FL_OK)
+            continue;
+        bool handled = false;
+        assert_int_equal(proto_outgoing_on_message(out, &message, &handled, &err), FL_OK);
+        proto_message_release(&message);
+    }
+}
+
+/* Connects SITE with keys and starts its download thread over the new link. */
+static void connect_downloader(transport_fixture *f, const transport_keys *keys,
+                               downloader *agent, pthread_t *thread)
+{
+    agent->client = transport_client(f, keys, SITE);
+    assert_int_equal(proto_link_set_job(agent->client, "job-1", 1, NULL), FL_OK);
+    atomic_store(&agent->stop, 0);
+    assert_int_equal(pthread_create(thread, NULL, download_thread, agent), 0);
+}
+
+/*
+ * The site's connection goes away in the middle of the adapter download, so the
+ * coordinator's ROUTER has no route to it while it still sends. The transfer
+ * waits instead of failing, and resumes where the site stopped once the site
+ * is back (here with a new DEALER and the same key and receiver).
+ */
+static void test_adapter_resumes_after_site_reconnects(void **state)
+{
+    (void)state;
+    uint64_t total = (uint64_t)8 << 20;
+    proto_link_options link_options;
+    proto_link_options_default(&link_options);
+    link_options.heartbeat_interval_ms = 10;
+    link_options.reconnect_interval_ms = 20;
+    transport_fixture f;
+    transport_fixture_start(&f, &link_options);
+    assert_int_equal(proto_link_set_job(f.server, "job-1", 1, NULL), FL_OK);
+    transport_keys keys;
+    transport_keys_generate(&keys);
+    assert_int_equal(proto_zap_allow(f.zap, keys.public_key, SITE, NULL), FL_OK);
+
+    object_generator reader = {.seed = 5, .cancel_at = UINT64_MAX};
+    uint8_t expected[PROTO_HASH_BYTES];
+    object_generator_hash(&reader, total, expected);
+    downloader agent;
+    memset(&agent, 0, sizeof(agent));
+    agent.sink.generator = reader;
+    assert_int_equal(proto_chunk_receiver_new("adapter-r1", total, expected,
+                                              object_check_sink_write, &agent.sink,
+                                              &agent.receiver, NULL), FL_OK);
+    proto_chunk_sender *sender = NULL;
+    assert_int_equal(proto_chunk_sender_new("adapter-r1", total, 256u << 10, 4,
+                                            object_generator_read, &reader, &sender, NULL),
+                     FL_OK);
+    proto_transfer_options options;
+    proto_transfer_options_default(&options);
+    options.status_timeout_ms = 100;
+    options.max_queries = 50;
+
+    pthread_t thread;
+    connect_downloader(&f, &keys, &agent, &thread);
+    proto_message hello;
+    assert_int_equal(transport_wait_for(f.server, FEDLORA__ENVELOPE__BODY_HELLO, 5000, &hello),
+                     FL_OK);
+    proto_message_release(&hello);
+    proto_outgoing out;
+    assert_int_equal(proto_outgoing_start(&out, f.server, SITE, sender, false, NULL), FL_OK);
+    pump_for(&f, &out, &options, 20000, total / 4);
+    uint64_t before_cut = proto_chunk_sender_acknowledged(sender);
+    assert_true(before_cut >= total / 4);
+    assert_false(proto_outgoing_complete(&out));
+
+    /* The site's connection closes; the coordinator goes on for several status timeouts. */
+    atomic_store(&agent.stop, 1);
+    pthread_join(thread, NULL);
+    proto_link_destroy(&agent.client);
+    pump_for(&f, &out, &options, 10 * options.status_timeout_ms, UINT64_MAX);
+    assert_false(proto_outgoing_complete(&out));
+
+    connect_downloader(&f, &keys, &agent, &thread);
+    pump_for(&f, &out, &options, 30000, UINT64_MAX);
+    atomic_store(&agent.stop, 1);
+    pthread_join(thread, NULL);
+    if (agent.status != FL_OK)
+        print_error("site: %s\n", agent.error);
+    assert_int_equal(agent.status, FL_OK);
+    print_message("the site had %llu of %llu bytes confirmed when its connection closed\n",
+                  (unsigned long long)before_cut, (unsigned long long)total);
+
+    /* Every byte arrived once, in order, and the object's hash matches. */
+    assert_true(proto_outgoing_complete(&out));
+    assert_true(proto_chunk_receiver_complete(agent.receiver));
+    assert_int_equal(agent.sink.bytes, total);
+    assert_false(agent.sink.mismatch);
+    assert_true(transport_log_contains(&f, "resending from byte"));
+    proto_chunk_receiver_destroy(&agent.receiver);
+    proto_chunk_sender_destroy(&sender);
+    proto_link_destroy(&agent.client);
+    transport_fixture_stop(&f);
+}
+
 /* A site that uploads its masked input in its own thread. */
 typedef struct uploader {
     proto_link *client;
@@ -617,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_coordinator_restart_mid_transfer),
         cmocka_unit_test(test_changed_bytes_stop_sender),
         cmocka_unit_test(test_adapter_sent_to_sites_at_once),
+        cmocka_unit_test(test_adapter_resumes_after_site_reconnects),
         cmocka_unit_test(test_sites_upload_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
