@@ -20,7 +20,7 @@ static const cli_option s_options[] = {
                        "from the first record)"},
     {"chat-format", "NAME", "chat template: chatml, llama3 or llama2 (default: detected from "
                             "the tokenizer)"},
-    {"seq-len", "N", "sequence length in tokens; longer records are cut (default: 1024)"},
+    {"seq-len", "N", "sequence length in tokens; longer records are cut (default: 256, as in train)"},
     {"skip-invalid", NULL, "skip invalid lines and list them instead of stopping at the first"},
 };
 #define OPTION_COUNT (sizeof(s_options) / sizeof(s_options[0]))
@@ -45,7 +45,7 @@ static int read_options(const cli_args *args, const tok_tokenizer *tok, const ch
         return 2;
     }
     const char *seq_len = option(args, "seq-len");
-    int64_t value = 1024;
+    int64_t value = 256;
     if (seq_len != NULL &&
         !cli_to_int("data stats", "seq-len", seq_len, 2, 1 << 20, &value))
         return 2;

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cmd.h"
+#include "fl_file.h"
 #include "lora.h"
 #include "tr_round.h"
 
@@ -132,6 +133,12 @@ int cmd_train(int argc, char **argv)
     if (targets != NULL && lora_targets_parse(targets, &o.lora.targets, &err) != FL_OK) {
         fprintf(stderr, "fedlora train: --targets: %s\n", err.msg);
         return 2;
+    }
+
+    /* Creating the output folder first reports a bad --out before hours of training. */
+    if (fl_file_mkdirs(o.save_dir, 0755, &err) != FL_OK) {
+        fprintf(stderr, "fedlora train: --out: %s\n", err.msg);
+        return 1;
     }
 
     tr_round_result result;

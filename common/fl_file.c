@@ -144,6 +144,11 @@ int fl_file_mkdirs(const char *path, mode_t mode, fl_error *err)
             break;
     }
     free(copy);
+
+    struct stat info;
+    if (rc == FL_OK && stat(path, &info) == 0 && !S_ISDIR(info.st_mode))
+        rc = fl_error_set(err, FL_EEXIST, "%s: exists and is not a folder; choose another path "
+                          "or remove the file", path);
     return rc;
 }
 

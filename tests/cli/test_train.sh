@@ -52,6 +52,13 @@ grep -q "missing.jsonl" <<<"$output" || fail "the error does not name the file: 
 output=$("$bin/fedlora" train --model "$work/model" --data "$work/data/site-1.jsonl" \
     --out "$work/x" --mode half 2>&1) && fail "an unknown mode was accepted"
 grep -q "'half'" <<<"$output" || fail "the error does not name the mode: $output"
+# An --out that is a file fails before training, not after it.
+touch "$work/a-file"
+output=$("$bin/fedlora" train --model "$work/model" --data "$work/data/site-1.jsonl" \
+    --out "$work/a-file" --steps 30 --threads 1 2>&1) && fail "an --out file was accepted"
+grep -q "a-file: exists and is not a folder" <<<"$output" ||
+    fail "the error does not name the --out file: $output"
+grep -q "^step" <<<"$output" && fail "train started before rejecting --out"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"
