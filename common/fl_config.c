@@ -10,6 +10,7 @@
 
 #include "fl_file.h"
 #include "fl_mem.h"
+#include "fl_spell.h"
 
 #define CFG_MAX_KEYS 256
 
@@ -263,41 +264,13 @@ static const fl_cfg_key *find_key(const fl_cfg_key *table, size_t count, const c
     return NULL;
 }
 
-/* Levenshtein distance of two short strings, capped at 9. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 9;
-
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diagonal = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t above = row[j];
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t best = diagonal + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diagonal = above;
-        }
-    }
-    return row[lb] < 9 ? row[lb] : 9;
-}
-
 static int unknown_key(const fl_cfg_key *table, size_t count, const cfg_origin *at,
                        const char *name, fl_error *err)
 {
     const fl_cfg_key *closest = NULL;
     size_t best = 3;
     for (size_t i = 0; i < count; i++) {
-        size_t distance = edit_distance(name, table[i].name);
+        size_t distance = fl_edit_distance(name, table[i].name);
         if (distance < best) {
             best = distance;
             closest = &table[i];

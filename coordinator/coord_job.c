@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fl_json.h"
+#include "fl_spell.h"
 #include "tr_config.h"
 
 typedef enum field_type {
@@ -248,6 +249,28 @@ static int store_field(coord_job_spec *job, const job_field *field, const json_t
     return FL_EINVAL;
 }
 
+/* Reports an unknown field path, naming the closest known one when it is 1 or 2 edits away. */
+static int unknown_field(const char *path, const char *where, fl_error *err)
+{
+    const char *closest = NULL;
+    size_t best = 3;
+    for (size_t i = 0; i < FIELD_COUNT; i++) {
+        size_t distance = fl_edit_distance(path, s_fields[i].path);
+        if (distance < best) {
+            best = distance;
+            closest = s_fields[i].path;
+        }
+    }
+
+    if (closest != NULL)
+        return fl_error_set(err, FL_EINVAL, "%s: unknown field '%s'; did you mean '%s'?", where,
+                            path, closest);
+    return fl_error_set(err, FL_EINVAL,
+                        "%s: unknown field '%s'; check its spelling against the job file "
+                        "reference in the researcher guide",
+                        where, path);
+}
+
 /* Rejects keys of object (at prefix) that no field path starts with. */
 static int check_unknown(const json_t *object, const char *prefix, const char *where,
                          fl_error *err)
@@ -274,10 +297,7 @@ static int check_unknown(const json_t *object, const char *prefix, const char *w
             if (rc != FL_OK)
                 return rc;
         } else if (!known) {
-            return fl_error_set(err, FL_EINVAL,
-                                "%s: unknown field '%s'; check its spelling against the job "
-                                "file reference in the researcher guide",
-                                where, path);
+            return unknown_field(path, where, err);
         }
     }
     return FL_OK;

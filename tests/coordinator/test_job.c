@@ -76,7 +76,8 @@ static void test_bad_jobs_name_field(void **state)
 {
     (void)state;
     static const char *const cases[][2] = {
-        {"{" MINIMAL ",\"round\":3}", "unknown field 'round'"},
+        {"{" MINIMAL ",\"round\":3}", "unknown field 'round'; did you mean 'rounds'?"},
+        {"{" MINIMAL ",\"colour\":3}", "unknown field 'colour'; check its spelling"},
         {"{" MINIMAL ",\"lora\":{\"rank\":3}}", "unknown field 'lora.rank'"},
         {"{" MINIMAL ",\"lora\":{\"r\":0}}", "'lora.r': 0 is out of range"},
         {"{" MINIMAL ",\"rounds\":\"ten\"}", "'rounds' must be an integer"},
