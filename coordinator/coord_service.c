@@ -22,6 +22,15 @@
 #define JOB_SCAN_S 1.0
 #define ABORT_REPEAT_S 1.0   /* shortest time between two repeats to one site */
 
+/*
+ * A job whose end could not be written to its state file stays "running" on
+ * disk. It is tried again after a delay that starts at STATE_RETRY_FIRST_S
+ * and doubles after each further failure up to STATE_RETRY_MAX_S, so a
+ * broken state folder does not keep every site training the same round.
+ */
+#define STATE_RETRY_FIRST_S 5.0
+#define STATE_RETRY_MAX_S 300.0
+
 /* The coordinator's record of one site of the manifest. */
 typedef struct site_entry {
     const fc_party *party;
@@ -55,6 +64,8 @@ struct coord_service {
     double waiting_since;  /* when the current round began waiting for sites */
     double ready_since;    /* when min_sites became ready */
     double last_scan;
+    double state_retry_delay; /* current back-off after a failed state write; 0 when none */
+    double pick_after;        /* monotonic time before which no job is activated */
 
     char last_job[COORD_JOB_ID_MAX + 1]; /* job that ended last; empty before any */
 
@@ -248,16 +259,34 @@ static void pick_job(coord_service *service)
     json_decref(ids);
 }
 
+/* Holds back the next activation after a failed state write, doubling the delay each time. */
+static void delay_next_activation(coord_service *service)
+{
+    double delay = service->state_retry_delay * 2.0;
+    if (delay < STATE_RETRY_FIRST_S)
+        delay = STATE_RETRY_FIRST_S;
+    if (delay > STATE_RETRY_MAX_S)
+        delay = STATE_RETRY_MAX_S;
+    service->state_retry_delay = delay;
+    fl_warn("job %s is tried again in %.0f s; until then make %s writable and free space in it "
+            "(it must be mounted read-write, owned by the coordinator's user and not full)",
+            service->job.id, delay, service->setup->config.state_dir);
+    /* Counted from after the log line, so its timestamp plus delay is a lower bound. */
+    service->pick_after = fl_time_monotonic() + delay;
+}
+
 /* Ends the active job with status and reason, informs the sites and picks the next job. */
 static void finish_job(coord_service *service, coord_job_status status, const char *reason)
 {
     service->state.status = status;
     snprintf(service->state.reason, sizeof(service->state.reason), "%s", reason);
-    if (save_state(service) != FL_OK)
+    if (save_state(service) != FL_OK) {
         fl_error("job %s could not be marked %s on disk, so its state file keeps the previous "
                  "status and the job resumes from the checkpoint of round %d",
                  service->job.id, coord_job_status_names[status],
                  service->state.completed_rounds);
+        delay_next_activation(service);
+    }
     fl_info("job %s %s: %s", service->job.id, coord_job_status_names[status], reason);
     broadcast_abort(service, FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED, reason);
     snprintf(service->last_job, sizeof(service->last_job), "%s", service->job.id);
@@ -304,7 +333,11 @@ static void complete_round(coord_service *service)
         rc = coord_adapter_save(&service->adapter, folder, service->job.base_model_name, &err);
     if (rc != FL_OK) {
         /* The previous checkpoint stays in place; the job stops rather than lose a round. */
-        fl_error("checkpoint of round %d failed: %s", number, err.msg);
+        if (number > 1)
+            fl_error("checkpoint of round %d failed: %s; the checkpoint of round %d is unchanged",
+                     number, err.msg, number - 1);
+        else
+            fl_error("checkpoint of round 1 failed: %s", err.msg);
         record(service, coord_round_record(service->round));
         finish_job(service, COORD_JOB_FAILED, "the checkpoint could not be written");
         return;
@@ -315,6 +348,7 @@ static void complete_round(coord_service *service)
         finish_job(service, COORD_JOB_FAILED, "the job state could not be written");
         return;
     }
+    service->state_retry_delay = 0;
     json_t *round_record = coord_round_record(service->round);
     json_object_set_new(round_record, "optimizer_s", json_real(applied - started));
     json_object_set_new(round_record, "checkpoint_s", json_real(fl_time_monotonic() - applied));
@@ -424,7 +458,7 @@ static void drive_job(coord_service *service)
 {
     if (!service->has_job) {
         double now = fl_time_monotonic();
-        if (now - service->last_scan >= JOB_SCAN_S) {
+        if (now - service->last_scan >= JOB_SCAN_S && now >= service->pick_after) {
             service->last_scan = now;
             pick_job(service);
         }
