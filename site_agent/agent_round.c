@@ -129,15 +129,15 @@ int agent_round_start(agent_round **out, const agent_round_context *context, uin
 }
 
 /*
- * Deletes every file in the round's work folder, then the folder. Besides the
+ * Deletes every file in a round's work folder, then the folder. Besides the
  * known files it may hold the temporary file of a write that an abort cut.
  */
-static void remove_work_dir(const agent_round *round)
+static void remove_work_dir(const char *path)
 {
-    DIR *folder = opendir(round->work_dir);
+    DIR *folder = opendir(path);
     if (folder == NULL) {
         if (errno != ENOENT)
-            fl_warn("cannot list the work folder %s: %s", round->work_dir, strerror(errno));
+            fl_warn("cannot list the work folder %s: %s", path, strerror(errno));
         return;
     }
     struct dirent *entry;
@@ -145,11 +145,30 @@ static void remove_work_dir(const agent_round *round)
         if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
             continue;
         if (unlinkat(dirfd(folder), entry->d_name, 0) != 0)
-            fl_warn("cannot delete %s/%s: %s", round->work_dir, entry->d_name, strerror(errno));
+            fl_warn("cannot delete %s/%s: %s", path, entry->d_name, strerror(errno));
     }
     closedir(folder);
-    if (rmdir(round->work_dir) != 0)
-        fl_warn("cannot delete the work folder %s: %s", round->work_dir, strerror(errno));
+    if (rmdir(path) != 0)
+        fl_warn("cannot delete the work folder %s: %s", path, strerror(errno));
+}
+
+void agent_round_remove_leftovers(const char *work_root)
+{
+    DIR *root = opendir(work_root);
+    if (root == NULL) {
+        fl_warn("cannot list %s: %s", work_root, strerror(errno));
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(root)) != NULL) {
+        char path[4200];
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0 ||
+            fl_path_format(path, sizeof(path), "%s/%s", work_root, entry->d_name) != FL_OK)
+            continue;
+        fl_info("deleting the work folder %s, left by an agent that did not stop cleanly", path);
+        remove_work_dir(path);
+    }
+    closedir(root);
 }
 
 void agent_round_destroy(agent_round **round)
@@ -166,7 +185,7 @@ void agent_round_destroy(agent_round **round)
     if (r->spool_fd >= 0)
         close(r->spool_fd);
     if (r->work_dir[0] != '\0')
-        remove_work_dir(r);
+        remove_work_dir(r->work_dir);
     for (size_t i = 0; r->sites != NULL && i < r->site_count; i++)
         free(r->sites[i]);
     free(r->sites);

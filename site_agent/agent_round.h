@@ -69,6 +69,13 @@ void agent_round_destroy(agent_round **round);
  */
 bool agent_round_reap(agent_round *round, double stop_timeout);
 
+/*
+ * Deletes the round work folders under work_root that an earlier agent
+ * process left behind, for example after a crash. Call it at start, before
+ * any round exists.
+ */
+void agent_round_remove_leftovers(const char *work_root);
+
 /* Handles message when it belongs to the round; sets *handled. */
 void agent_round_on_message(agent_round *round, const proto_message *message, bool *handled);
 

@@ -411,6 +411,8 @@ int agent_service_new(agent_service **out, agent_setup *setup, fl_error *err)
                             config->state_dir) == FL_OK
                  ? fl_file_mkdirs(service->work_root, 0700, err)
                  : fl_error_set(err, FL_ERANGE, "state_dir path too long");
+    if (rc == FL_OK)
+        agent_round_remove_leftovers(service->work_root);
     if (rc == FL_OK) {
         fl_info("hashing the base model in %s", config->base_model_dir);
         rc = fc_model_hash(config->base_model_dir, service->model_hash, err);

@@ -12,7 +12,8 @@
 # - the job's state.json says aborted with alice's reason, `fedlora status`
 #   shows it, and each site's audit log records the abort of job-1;
 # - no file of the round is left in the sites' work folders or in the
-#   coordinator's spool;
+#   coordinator's spool, and a folder left by an earlier agent run is
+#   deleted when the agent starts;
 # - the agents keep running and complete a second job.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup EXIT
@@ -39,6 +40,10 @@ job.update({"id": "job-2", "rounds": 1, "local_steps": 2})
 json.dump(job, open(sys.argv[1].replace("job.json", "job-2.json"), "w"))
 PY
 
+# A round folder as an agent killed by SIGKILL would leave it; the agent deletes it at start.
+mkdir -p "$WORK/state/site-1/work/job-0-r1-a0-1"
+echo "{}" >"$WORK/state/site-1/work/job-0-r1-a0-1/metrics.json"
+
 fl_start_coordinator
 for site in 1 2 4; do
     fl_start_agent "$site"
@@ -56,6 +61,8 @@ for site in 1 2 3 4; do
     [ -n "${TRAINER[$site]}" ] || fl_fail "site-$site has no trainer process"
 done
 [ "$FAILURES" -eq 0 ] || fl_finish ""
+[ -e "$WORK/state/site-1/work/job-0-r1-a0-1" ] &&
+    fl_fail "site-1's agent kept the work folder an earlier run left"
 kill -STOP "${AGENT_PIDS[4]}"
 fl_wait_log "$WORK/coordinator.log" "peer site-4 declared dead" 20 ||
     fl_fail "the stopped site-4 was not declared dead"
