@@ -84,6 +84,20 @@ static void print_job(const json_t *job)
     print_last_round(json_object_get(job, "rounds_so_far"));
 }
 
+/* Prints the job that ended last, if the coordinator reports one. */
+static void print_last_job(const json_t *job)
+{
+    if (!json_is_object(job))
+        return;
+    const char *reason = json_string_value(json_object_get(job, "reason"));
+    printf("Last job: %s, %s after %lld of %lld rounds%s%s\n",
+           json_string_value(json_object_get(job, "id")),
+           json_string_value(json_object_get(job, "status")),
+           (long long)json_integer_value(json_object_get(job, "completed_rounds")),
+           (long long)json_integer_value(json_object_get(job, "rounds")),
+           reason != NULL && reason[0] != '\0' ? ": " : "", reason != NULL ? reason : "");
+}
+
 static int print_status(const char *text, bool as_json, fl_error *err)
 {
     json_t *status = fl_json_load_text("status from the coordinator", text, strlen(text), err);
@@ -96,6 +110,7 @@ static int print_status(const char *text, bool as_json, fl_error *err)
     } else {
         print_sites(json_object_get(status, "sites"));
         print_job(json_object_get(status, "job"));
+        print_last_job(json_object_get(status, "last_job"));
         size_t queued = json_array_size(json_object_get(status, "queued_jobs"));
         if (queued > 0)
             printf("Queued jobs: %zu ('fedlora job list' shows them)\n", queued);

@@ -20,6 +20,16 @@
 
 #define POLL_MS 50
 #define JOB_SCAN_S 1.0
+#define ABORT_REPEAT_S 1.0   /* shortest time between two repeats to one site */
+
+/*
+ * A job whose end could not be written to its state file stays "running" on
+ * disk. It is tried again after a delay that starts at STATE_RETRY_FIRST_S
+ * and doubles after each further failure up to STATE_RETRY_MAX_S, so a
+ * broken state folder does not keep every site training the same round.
+ */
+#define STATE_RETRY_FIRST_S 5.0
+#define STATE_RETRY_MAX_S 300.0
 
 /* The coordinator's record of one site of the manifest. */
 typedef struct site_entry {
@@ -29,6 +39,7 @@ typedef struct site_entry {
     char refusal[PROTO_MAX_DETAIL + 1];      /* last refusal of the active job */
     char refusal_code[64];                   /* its reason code, as named in fedlora.proto */
     uint64_t session;                        /* session of its last Hello; 0 before any */
+    double abort_repeated_at;                /* when an abort was last repeated to it */
 } site_entry;
 
 struct coord_service {
@@ -53,6 +64,10 @@ struct coord_service {
     double waiting_since;  /* when the current round began waiting for sites */
     double ready_since;    /* when min_sites became ready */
     double last_scan;
+    double state_retry_delay; /* current back-off after a failed state write; 0 when none */
+    double pick_after;        /* monotonic time before which no job is activated */
+
+    char last_job[COORD_JOB_ID_MAX + 1]; /* job that ended last; empty before any */
 
     coord_admin *admin;    /* the researchers' admin socket */
     fc_identity *test_signer; /* test-only foreign signing key; NULL in normal runs */
@@ -244,18 +259,37 @@ static void pick_job(coord_service *service)
     json_decref(ids);
 }
 
+/* Holds back the next activation after a failed state write, doubling the delay each time. */
+static void delay_next_activation(coord_service *service)
+{
+    double delay = service->state_retry_delay * 2.0;
+    if (delay < STATE_RETRY_FIRST_S)
+        delay = STATE_RETRY_FIRST_S;
+    if (delay > STATE_RETRY_MAX_S)
+        delay = STATE_RETRY_MAX_S;
+    service->state_retry_delay = delay;
+    fl_warn("job %s is tried again in %.0f s; until then make %s writable and free space in it "
+            "(it must be mounted read-write, owned by the coordinator's user and not full)",
+            service->job.id, delay, service->setup->config.state_dir);
+    /* Counted from after the log line, so its timestamp plus delay is a lower bound. */
+    service->pick_after = fl_time_monotonic() + delay;
+}
+
 /* Ends the active job with status and reason, informs the sites and picks the next job. */
 static void finish_job(coord_service *service, coord_job_status status, const char *reason)
 {
     service->state.status = status;
     snprintf(service->state.reason, sizeof(service->state.reason), "%s", reason);
-    if (save_state(service) != FL_OK)
+    if (save_state(service) != FL_OK) {
         fl_error("job %s could not be marked %s on disk, so its state file keeps the previous "
                  "status and the job resumes from the checkpoint of round %d",
                  service->job.id, coord_job_status_names[status],
                  service->state.completed_rounds);
+        delay_next_activation(service);
+    }
     fl_info("job %s %s: %s", service->job.id, coord_job_status_names[status], reason);
     broadcast_abort(service, FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED, reason);
+    snprintf(service->last_job, sizeof(service->last_job), "%s", service->job.id);
     release_job(service);
 }
 
@@ -299,7 +333,11 @@ static void complete_round(coord_service *service)
         rc = coord_adapter_save(&service->adapter, folder, service->job.base_model_name, &err);
     if (rc != FL_OK) {
         /* The previous checkpoint stays in place; the job stops rather than lose a round. */
-        fl_error("checkpoint of round %d failed: %s", number, err.msg);
+        if (number > 1)
+            fl_error("checkpoint of round %d failed: %s; the checkpoint of round %d is unchanged",
+                     number, err.msg, number - 1);
+        else
+            fl_error("checkpoint of round 1 failed: %s", err.msg);
         record(service, coord_round_record(service->round));
         finish_job(service, COORD_JOB_FAILED, "the checkpoint could not be written");
         return;
@@ -310,6 +348,7 @@ static void complete_round(coord_service *service)
         finish_job(service, COORD_JOB_FAILED, "the job state could not be written");
         return;
     }
+    service->state_retry_delay = 0;
     json_t *round_record = coord_round_record(service->round);
     json_object_set_new(round_record, "optimizer_s", json_real(applied - started));
     json_object_set_new(round_record, "checkpoint_s", json_real(fl_time_monotonic() - applied));
@@ -419,7 +458,7 @@ static void drive_job(coord_service *service)
 {
     if (!service->has_job) {
         double now = fl_time_monotonic();
-        if (now - service->last_scan >= JOB_SCAN_S) {
+        if (now - service->last_scan >= JOB_SCAN_S && now >= service->pick_after) {
             service->last_scan = now;
             pick_job(service);
         }
@@ -480,6 +519,65 @@ static void on_hello(coord_service *service, site_entry *site, const Fedlora__En
         send_job(service, site->party->name);
 }
 
+/* Sends ABORT_JOB_FINISHED for job_id to one site, with the reason the job store records. */
+static void repeat_abort(coord_service *service, const char *site, const char *job_id,
+                         uint64_t round)
+{
+    char detail[PROTO_MAX_DETAIL + 1];
+    coord_job_spec *job = fl_xmalloc(sizeof(*job));
+    coord_job_state state;
+    if (coord_store_load(service->store, job_id, job, &state, NULL) == FL_OK)
+        snprintf(detail, sizeof(detail), "job %s is %s: %s", job_id,
+                 coord_job_status_names[state.status], state.reason);
+    else
+        snprintf(detail, sizeof(detail), "job %s is unknown to the coordinator", job_id);
+    free(job);
+
+    /* With no job active the link may carry this one; a link already past round is fine too. */
+    fl_error err = {0};
+    if (proto_link_set_job(service->link, job_id, round, &err) != FL_OK)
+        fl_debug("abort repeat keeps the link's job: %s", err.msg);
+    fl_info("site %s still works on job %s; repeating the abort (%s)", site, job_id, detail);
+
+    Fedlora__Abort abort_body = FEDLORA__ABORT__INIT;
+    abort_body.reason = FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED;
+    abort_body.detail = detail;
+    Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
+    envelope.body_case = FEDLORA__ENVELOPE__BODY_ABORT;
+    envelope.abort = &abort_body;
+    send_to(service, site, &envelope);
+}
+
+/*
+ * A heartbeat in which a site reports a busy state for a job that is not
+ * the active one means the site missed that job's abort or end, for example
+ * because it was offline then. The coordinator repeats, at most once per
+ * ABORT_REPEAT_S for each site, the active job's offer (taking it makes the
+ * site drop the old round) or, with no job active, the abort, until the
+ * site's heartbeats report it idle.
+ */
+static void on_heartbeat(coord_service *service, site_entry *site, const Fedlora__Envelope *e)
+{
+    Fedlora__AgentState state = e->heartbeat->state;
+    if (state == FEDLORA__AGENT_STATE__AGENT_STATE_IDLE ||
+        state == FEDLORA__AGENT_STATE__AGENT_STATE_UNSPECIFIED || e->job_id[0] == '\0')
+        return;
+    if (service->has_job && strcmp(e->job_id, service->job.id) == 0)
+        return;
+    double now = fl_time_monotonic();
+    if (now - site->abort_repeated_at < ABORT_REPEAT_S)
+        return;
+    site->abort_repeated_at = now;
+
+    if (service->has_job) {
+        fl_info("site %s still works on job %s; offering job %s again, which replaces it",
+                site->party->name, e->job_id, service->job.id);
+        send_job(service, site->party->name);
+        return;
+    }
+    repeat_abort(service, site->party->name, e->job_id, e->round);
+}
+
 static void dispatch(coord_service *service, proto_message *message)
 {
     bool handled = false;
@@ -494,7 +592,7 @@ static void dispatch(coord_service *service, proto_message *message)
     case FEDLORA__ENVELOPE__BODY_HELLO: on_hello(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: on_job_accept(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_REFUSAL: on_refusal(service, site, e->refusal); break;
-    case FEDLORA__ENVELOPE__BODY_HEARTBEAT: break;
+    case FEDLORA__ENVELOPE__BODY_HEARTBEAT: on_heartbeat(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_ERROR:
         fl_warn("site %s reports an error: %s", site->party->name, e->error->detail);
         break;
@@ -718,15 +816,34 @@ static json_t *queued_jobs_json(coord_service *service)
     return queued;
 }
 
+/* The job that ended last since the coordinator started, as its state file records it. */
+static json_t *last_job_json(coord_service *service)
+{
+    if (service->last_job[0] == '\0')
+        return json_null();
+    coord_job_spec *job = fl_xmalloc(sizeof(*job));
+    coord_job_state state;
+    json_t *entry = json_null();
+    fl_error err = {0};
+    if (coord_store_load(service->store, service->last_job, job, &state, &err) == FL_OK)
+        entry = json_pack("{s:s, s:s, s:s, s:i, s:i}", "id", job->id, "status",
+                          coord_job_status_names[state.status], "reason", state.reason,
+                          "completed_rounds", state.completed_rounds, "rounds", job->rounds);
+    else
+        fl_warn("status: cannot read job %s: %s", service->last_job, err.msg);
+    free(job);
+    return entry;
+}
+
 json_t *coord_service_status_json(coord_service *service)
 {
     json_t *sites = json_array();
     for (size_t i = 0; i < service->site_count; i++)
         json_array_append_new(sites, site_status_json(service, &service->sites[i]));
-    return json_pack("{s:s, s:o, s:o, s:o}", "site_endpoint", proto_link_endpoint(service->link),
-                     "sites", sites, "job",
-                     service->has_job ? job_status_json(service) : json_null(), "queued_jobs",
-                     queued_jobs_json(service));
+    return json_pack("{s:s, s:o, s:o, s:o, s:o}", "site_endpoint",
+                     proto_link_endpoint(service->link), "sites", sites, "job",
+                     service->has_job ? job_status_json(service) : json_null(), "last_job",
+                     last_job_json(service), "queued_jobs", queued_jobs_json(service));
 }
 
 int coord_service_submit(coord_service *service, const coord_job_spec *job, bool *created,

@@ -48,8 +48,9 @@ coord_store *coord_service_store(coord_service *service);
 /*
  * Returns the status shown by `fedlora status`: every site (online, last
  * seen, refusal of the active job), the active job with its round, phase,
- * progress and per-site metrics of the rounds so far, and the queued jobs.
- * Caller owns the result.
+ * progress and per-site metrics of the rounds so far, the job that ended last
+ * since the coordinator started (id, status, reason, rounds), and the queued
+ * jobs. Caller owns the result.
  */
 json_t *coord_service_status_json(coord_service *service);
 

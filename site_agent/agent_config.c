@@ -52,6 +52,9 @@ const fl_cfg_key agent_config_keys[] = {
         FL_CFG_NO_BOUNDS, NULL,
         "Refuse to train when the kernel lacks Landlock, which keeps the trainer process away "
         "from the site key"),
+    KEY("trainer", "stop_timeout", FL_CFG_SECONDS, stop_timeout, "30s", false, 1, 3600, NULL,
+        "Maximum time the trainer process runs on after an abort: it gets SIGTERM at once and "
+        "SIGKILL when this time has passed, in seconds (suffixes ms, s, m, h accepted)"),
 };
 
 const size_t agent_config_key_count = sizeof(agent_config_keys) / sizeof(agent_config_keys[0]);

@@ -42,6 +42,7 @@ typedef struct agent_config {
     /* [trainer] */
     int64_t threads;           /* 0 = one per core */
     bool require_sandbox;      /* refuse to train without the Landlock sandbox */
+    double stop_timeout;       /* seconds from SIGTERM to SIGKILL of an aborted trainer */
 } agent_config;
 
 extern const fl_cfg_key agent_config_keys[];

@@ -1,6 +1,7 @@
 #include "agent_round_internal.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ void agent_round_fail(agent_round *round, const char *fmt, ...)
     fl_error("round %llu failed in phase %s: %s", (unsigned long long)round->number,
              agent_round_phase_names[round->phase], round->failure);
     round->phase = AGENT_ROUND_FAILED;
-    agent_worker_stop(&round->worker, 2.0);
+    agent_worker_terminate(round->worker);
     fc_secagg_client_destroy(&round->client);
 }
 
@@ -106,9 +107,9 @@ int agent_round_start(agent_round **out, const agent_round_context *context, uin
     round->spool_fd = -1;
     round->download_s = fl_time_monotonic();
 
-    int rc = fl_path_format(round->work_dir, sizeof(round->work_dir), "%s/%s-r%llu-a%u",
+    int rc = fl_path_format(round->work_dir, sizeof(round->work_dir), "%s/%s-r%llu-a%u-%llu",
                             context->work_root, context->job->id, (unsigned long long)number,
-                            round->attempt);
+                            round->attempt, (unsigned long long)context->instance);
     if (rc != FL_OK)
         rc = fl_error_set(err, FL_ERANGE, "%s: path too long", context->work_root);
     if (rc == FL_OK)
@@ -127,16 +128,47 @@ int agent_round_start(agent_round **out, const agent_round_context *context, uin
     return FL_OK;
 }
 
-static void remove_work_dir(const agent_round *round)
+/*
+ * Deletes every file in a round's work folder, then the folder. Besides the
+ * known files it may hold the temporary file of a write that an abort cut.
+ */
+static void remove_work_dir(const char *path)
 {
-    static const char *const files[] = {"adapter.bin", "spec.json", "delta.bin", "metrics.json",
-                                        "masked.bin"};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        char path[4200];
-        if (fl_path_format(path, sizeof(path), "%s/%s", round->work_dir, files[i]) == FL_OK)
-            unlink(path);
+    DIR *folder = opendir(path);
+    if (folder == NULL) {
+        if (errno != ENOENT)
+            fl_warn("cannot list the work folder %s: %s", path, strerror(errno));
+        return;
     }
-    rmdir(round->work_dir);
+    struct dirent *entry;
+    while ((entry = readdir(folder)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(folder), entry->d_name, 0) != 0)
+            fl_warn("cannot delete %s/%s: %s", path, entry->d_name, strerror(errno));
+    }
+    closedir(folder);
+    if (rmdir(path) != 0)
+        fl_warn("cannot delete the work folder %s: %s", path, strerror(errno));
+}
+
+void agent_round_remove_leftovers(const char *work_root)
+{
+    DIR *root = opendir(work_root);
+    if (root == NULL) {
+        fl_warn("cannot list %s: %s", work_root, strerror(errno));
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(root)) != NULL) {
+        char path[4200];
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0 ||
+            fl_path_format(path, sizeof(path), "%s/%s", work_root, entry->d_name) != FL_OK)
+            continue;
+        fl_info("deleting the work folder %s, left by an agent that did not stop cleanly", path);
+        remove_work_dir(path);
+    }
+    closedir(root);
 }
 
 void agent_round_destroy(agent_round **round)
@@ -153,7 +185,7 @@ void agent_round_destroy(agent_round **round)
     if (r->spool_fd >= 0)
         close(r->spool_fd);
     if (r->work_dir[0] != '\0')
-        remove_work_dir(r);
+        remove_work_dir(r->work_dir);
     for (size_t i = 0; r->sites != NULL && i < r->site_count; i++)
         free(r->sites[i]);
     free(r->sites);
@@ -330,6 +362,16 @@ void agent_round_poll(agent_round *round)
 void agent_round_abort(agent_round *round, const char *reason)
 {
     agent_round_fail(round, "%s", reason);
+}
+
+bool agent_round_reap(agent_round *round, double stop_timeout)
+{
+    if (round->worker == NULL)
+        return true;
+    if (round->phase < AGENT_ROUND_DONE || !agent_worker_reap(round->worker, stop_timeout))
+        return false;
+    agent_worker_stop(&round->worker, 0.0);
+    return true;
 }
 
 agent_round_phase agent_round_phase_of(const agent_round *round)

@@ -38,6 +38,8 @@ typedef struct agent_round_context {
     const agent_setup *setup;
     const agent_job *job;
     const char *work_root;        /* a folder per round is made under it */
+    uint64_t instance;            /* unique per round started by this agent process, so a
+                                     replaced round still stopping has its own folder */
     size_t chunk_size;            /* bytes per chunk on the wire */
     proto_transfer_options transfer;
 } agent_round_context;
@@ -51,8 +53,28 @@ typedef struct agent_round agent_round;
 int agent_round_start(agent_round **out, const agent_round_context *context, uint64_t number,
                       const Fedlora__RoundStart *start, fl_error *err) FL_WARN_UNUSED;
 
-/* Kills the trainer process if it runs, deletes the round's files and frees the round. */
+/*
+ * Stops the trainer process if it runs (SIGTERM, SIGKILL after 2 s) and
+ * waits for it, deletes the round's work folder and frees the round.
+ * Use agent_round_reap first to stop the process without blocking.
+ */
 void agent_round_destroy(agent_round **round);
+
+/*
+ * Reaps the round's trainer process without blocking once the round has
+ * failed or was aborted, sending SIGKILL when it still runs stop_timeout
+ * seconds after SIGTERM. Returns true when no trainer process of the round
+ * remains, so agent_round_destroy will not block. Uses neither the context's
+ * job nor its link, so the job may be released before the round.
+ */
+bool agent_round_reap(agent_round *round, double stop_timeout);
+
+/*
+ * Deletes the round work folders under work_root that an earlier agent
+ * process left behind, for example after a crash. Call it at start, before
+ * any round exists.
+ */
+void agent_round_remove_leftovers(const char *work_root);
 
 /* Handles message when it belongs to the round; sets *handled. */
 void agent_round_on_message(agent_round *round, const proto_message *message, bool *handled);
@@ -60,7 +82,7 @@ void agent_round_on_message(agent_round *round, const proto_message *message, bo
 /* Checks the trainer process and pumps the upload. */
 void agent_round_poll(agent_round *round);
 
-/* Stops the round (kills training) and records reason. */
+/* Fails the round with reason and sends SIGTERM to its trainer process, without waiting. */
 void agent_round_abort(agent_round *round, const char *reason);
 
 agent_round_phase agent_round_phase_of(const agent_round *round);

@@ -18,6 +18,13 @@
 
 #define POLL_MS 50
 
+/*
+ * Aborted rounds whose trainer process may still be stopping. More than a
+ * few at once means rounds are aborted faster than processes stop; the
+ * oldest is then stopped with a blocking wait.
+ */
+#define STOPPING_MAX 8
+
 struct agent_service {
     agent_setup *setup;
     uint8_t model_hash[FC_MODEL_HASH_BYTES];
@@ -31,6 +38,9 @@ struct agent_service {
     bool has_job;
     agent_job job;
     agent_round *round;
+    uint64_t rounds_started;  /* numbers the rounds' work folders */
+    agent_round *stopping[STOPPING_MAX]; /* aborted rounds waiting for their trainer to exit */
+    size_t stopping_count;
     bool audit_failed;     /* an entry could not be written: the agent stops */
 };
 
@@ -123,9 +133,50 @@ static agent_job_terms terms_of(const Fedlora__Envelope *e, uint32_t selected_si
     return terms;
 }
 
-static void forget_job(agent_service *service)
+/*
+ * Aborts the current round, if any, with reason, and sends SIGTERM to its
+ * trainer process. The service loop reaps the process (SIGKILL after
+ * stop_timeout) and then deletes the round's work folder, so heartbeats go
+ * on meanwhile.
+ */
+static void retire_round(agent_service *service, const char *reason)
 {
-    agent_round_destroy(&service->round);
+    agent_round *round = service->round;
+    service->round = NULL;
+    if (round == NULL)
+        return;
+    proto_link_set_state(service->link, FEDLORA__AGENT_STATE__AGENT_STATE_IDLE);
+    agent_round_abort(round, reason);
+    if (agent_round_reap(round, service->setup->config.stop_timeout)) {
+        agent_round_destroy(&round);
+        return;
+    }
+    if (service->stopping_count == STOPPING_MAX) {
+        agent_round_destroy(&service->stopping[0]);
+        memmove(&service->stopping[0], &service->stopping[1],
+                (STOPPING_MAX - 1) * sizeof(service->stopping[0]));
+        service->stopping_count--;
+    }
+    service->stopping[service->stopping_count++] = round;
+}
+
+/* Frees the aborted rounds whose trainer process has exited or was killed. */
+static void reap_stopping(agent_service *service)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < service->stopping_count; i++) {
+        agent_round *round = service->stopping[i];
+        if (agent_round_reap(round, service->setup->config.stop_timeout))
+            agent_round_destroy(&round);
+        else
+            service->stopping[kept++] = round;
+    }
+    service->stopping_count = kept;
+}
+
+static void forget_job(agent_service *service, const char *reason)
+{
+    retire_round(service, reason);
     if (service->has_job)
         agent_job_release(&service->job);
     service->has_job = false;
@@ -142,7 +193,7 @@ static void on_job(agent_service *service, proto_message *message)
         send_accept(service);
         return;
     }
-    forget_job(service);
+    forget_job(service, "the coordinator offers another job");
 
     agent_job_terms terms = terms_of(e, 0);
     agent_policy_decision decision;
@@ -193,7 +244,7 @@ static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
     }
 
     /* A new RoundStart supersedes the round in progress (a retry, or a restarted coordinator). */
-    agent_round_destroy(&service->round);
+    retire_round(service, "a new round start supersedes this round");
     fl_error err = {0};
     fl_log_set_context(service->job.id, (int64_t)e->round, service->setup->config.site_id);
     if (proto_link_set_job(service->link, service->job.id, e->round, &err) != FL_OK)
@@ -204,6 +255,7 @@ static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
         .setup = service->setup,
         .job = &service->job,
         .work_root = service->work_root,
+        .instance = ++service->rounds_started,
         .chunk_size = PROTO_DEFAULT_CHUNK,
         .transfer = service->transfer,
     };
@@ -215,24 +267,40 @@ static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
     }
 }
 
+/* Audit reason code of an Abort from the coordinator. */
+static const char *abort_reason_code(Fedlora__AbortReason reason)
+{
+    switch (reason) {
+    case FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED: return "job_finished";
+    case FEDLORA__ABORT_REASON__ABORT_OPERATOR: return "operator_abort";
+    default: return "coordinator_abort";
+    }
+}
+
+/*
+ * Stops the round of the job the Abort names. ABORT_JOB_FINISHED also
+ * releases the job. An Abort of a job this site does not hold is a repeat
+ * (the coordinator repeats aborts until heartbeats show the site idle) and
+ * is ignored.
+ */
 static void on_abort(agent_service *service, const Fedlora__Envelope *e)
 {
     const Fedlora__Abort *abort_body = e->abort;
+    if (!service->has_job || strcmp(e->job_id, service->job.id) != 0) {
+        fl_debug("ignored an abort of job %s, which this site does not hold", e->job_id);
+        return;
+    }
     audit_decision(service, e->job_id, (int64_t)e->round, "aborted",
-                   abort_body->reason == FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED
-                       ? "job_finished"
-                       : "coordinator_abort",
-                   abort_body->detail);
+                   abort_reason_code(abort_body->reason), abort_body->detail);
     if (abort_body->reason == FEDLORA__ABORT_REASON__ABORT_JOB_FINISHED) {
         fl_info("job %s finished: %s", e->job_id, abort_body->detail);
-        forget_job(service);
+        forget_job(service, abort_body->detail);
         return;
     }
     if (service->round != NULL) {
         fl_warn("the coordinator aborted round %llu: %s", (unsigned long long)e->round,
                 abort_body->detail);
-        agent_round_destroy(&service->round);
-        proto_link_set_state(service->link, FEDLORA__AGENT_STATE__AGENT_STATE_IDLE);
+        retire_round(service, abort_body->detail);
     }
 }
 
@@ -273,8 +341,7 @@ static void finish_round(agent_service *service)
         envelope.abort = &abort_body;
         send(service, &envelope);
     }
-    agent_round_destroy(&service->round);
-    proto_link_set_state(service->link, FEDLORA__AGENT_STATE__AGENT_STATE_IDLE);
+    retire_round(service, "the round ended");
 }
 
 int agent_service_run(agent_service *service, volatile sig_atomic_t *stop)
@@ -301,6 +368,7 @@ int agent_service_run(agent_service *service, volatile sig_atomic_t *stop)
             fl_error("the connection failed: %s", err.msg);
             return FL_ENET;
         }
+        reap_stopping(service);
         if (service->round != NULL) {
             agent_round_poll(service->round);
             agent_round_phase phase = agent_round_phase_of(service->round);
@@ -343,6 +411,8 @@ int agent_service_new(agent_service **out, agent_setup *setup, fl_error *err)
                             config->state_dir) == FL_OK
                  ? fl_file_mkdirs(service->work_root, 0700, err)
                  : fl_error_set(err, FL_ERANGE, "state_dir path too long");
+    if (rc == FL_OK)
+        agent_round_remove_leftovers(service->work_root);
     if (rc == FL_OK) {
         fl_info("hashing the base model in %s", config->base_model_dir);
         rc = fc_model_hash(config->base_model_dir, service->model_hash, err);
@@ -366,7 +436,9 @@ void agent_service_destroy(agent_service **service)
     if (service == NULL || *service == NULL)
         return;
     agent_service *s = *service;
-    forget_job(s);
+    forget_job(s, "the agent is stopping");
+    for (size_t i = 0; i < s->stopping_count; i++)
+        agent_round_destroy(&s->stopping[i]);
     proto_link_destroy(&s->link);
     if (s->zmq != NULL)
         zmq_ctx_term(s->zmq);

@@ -31,6 +31,7 @@ struct agent_worker {
     bool reaped;
     int exit_status;
     bool said_done;
+    double terminated_at;  /* monotonic time SIGTERM was sent; 0 before */
 };
 
 static json_t *spec_json(const tr_round_options *o, const agent_worker_paths *paths)
@@ -202,9 +203,23 @@ static int run_spec(const char *spec_path, fl_error *err)
     return rc;
 }
 
+/*
+ * Test-only: with FEDLORA_TEST_TRAINER_IGNORES_SIGTERM set to 1 the trainer
+ * process ignores SIGTERM, so an integration test can check that the agent
+ * sends SIGKILL once its stop_timeout has passed. Nothing else reads the
+ * variable.
+ */
+static void ignore_sigterm_for_test(void)
+{
+    const char *text = getenv("FEDLORA_TEST_TRAINER_IGNORES_SIGTERM");
+    if (text != NULL && strcmp(text, "1") == 0)
+        signal(SIGTERM, SIG_IGN);
+}
+
 int agent_worker_main(const char *spec_path)
 {
     fl_error err = {0};
+    ignore_sigterm_for_test();
     if (run_spec(spec_path, &err) != FL_OK) {
         printf("error %s\n", err.msg);
         fflush(stdout);
@@ -312,23 +327,47 @@ void agent_worker_update(agent_worker *worker, agent_worker_status *status)
     }
 }
 
+void agent_worker_terminate(agent_worker *worker)
+{
+    if (worker == NULL || worker->reaped || worker->terminated_at > 0)
+        return;
+    kill(worker->pid, SIGTERM);
+    worker->terminated_at = fl_time_monotonic();
+}
+
+bool agent_worker_reap(agent_worker *worker, double stop_timeout)
+{
+    if (worker->reaped)
+        return true;
+    agent_worker_terminate(worker);
+    if (waitpid(worker->pid, &worker->exit_status, WNOHANG) == worker->pid) {
+        worker->reaped = true;
+        fl_info("trainer process %d stopped %.2f s after SIGTERM", (int)worker->pid,
+                fl_time_monotonic() - worker->terminated_at);
+        return true;
+    }
+    if (fl_time_monotonic() - worker->terminated_at < stop_timeout)
+        return false;
+
+    /* SIGKILL cannot be caught, so the blocking wait ends as soon as the kernel frees it. */
+    fl_warn("trainer process %d still runs %.1f s after SIGTERM; sending SIGKILL",
+            (int)worker->pid, stop_timeout);
+    kill(worker->pid, SIGKILL);
+    waitpid(worker->pid, &worker->exit_status, 0);
+    worker->reaped = true;
+    fl_info("trainer process %d stopped %.2f s after SIGTERM, by SIGKILL", (int)worker->pid,
+            fl_time_monotonic() - worker->terminated_at);
+    return true;
+}
+
 void agent_worker_stop(agent_worker **worker, double grace_seconds)
 {
     if (worker == NULL || *worker == NULL)
         return;
     agent_worker *w = *worker;
-    if (!w->reaped) {
-        kill(w->pid, SIGTERM);
-        double deadline = fl_time_monotonic() + grace_seconds;
-        while (waitpid(w->pid, &w->exit_status, WNOHANG) != w->pid) {
-            if (fl_time_monotonic() > deadline) {
-                kill(w->pid, SIGKILL);
-                waitpid(w->pid, &w->exit_status, 0);
-                break;
-            }
-            struct timespec pause = {0, 20 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
+    while (!agent_worker_reap(w, grace_seconds)) {
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
     close(w->fd);
     free(w);

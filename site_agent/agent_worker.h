@@ -54,9 +54,21 @@ typedef struct agent_worker_status {
 /* Reads what the child wrote so far without blocking and reaps it when it exited. */
 void agent_worker_update(agent_worker *worker, agent_worker_status *status);
 
+/* Sends SIGTERM to the child unless it was reaped or already got one. NULL-safe; does not wait. */
+void agent_worker_terminate(agent_worker *worker);
+
 /*
- * Kills the child when it still runs (SIGTERM, then SIGKILL after
- * grace_seconds), reaps it and frees worker. NULL-safe; clears the pointer.
+ * Reaps the child without blocking, sending SIGTERM first when it was not
+ * sent yet. Once stop_timeout seconds have passed since SIGTERM, sends
+ * SIGKILL and waits for the child, which then ends at once. Returns true
+ * when the child has been reaped, false while it still runs.
+ */
+bool agent_worker_reap(agent_worker *worker, double stop_timeout);
+
+/*
+ * Stops the child when it still runs (SIGTERM, then SIGKILL after
+ * grace_seconds), waiting until it is reaped, and frees worker. NULL-safe;
+ * clears the pointer.
  */
 void agent_worker_stop(agent_worker **worker, double grace_seconds);
 

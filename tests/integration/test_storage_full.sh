@@ -52,6 +52,8 @@ fl_wait_log "$WORK/coordinator.log" "checkpoint of round 2 failed: .*No space le
     fl_fail "the full disk gave no clear checkpoint error"
 fl_wait_log "$WORK/coordinator.log" "keeps the previous status and the job resumes from the checkpoint of round 1" 10 ||
     fl_fail "the coordinator did not log that the job resumes from round 1"
+fl_wait_log "$WORK/coordinator.log" "job job-1 is tried again in 5 s" 10 ||
+    fl_fail "the coordinator did not delay trying the job again"
 grep -E "checkpoint of round 2 failed|cannot save the job state" "$WORK/coordinator.log" |
     head -2 | cut -c1-400
 sleep 1
