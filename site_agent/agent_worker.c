@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -244,6 +245,7 @@ int agent_worker_start(agent_worker **out, const char *work_dir, fl_error *err)
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0)
         return fl_error_set(err, FL_EIO, "cannot create a pipe: %s", strerror(errno));
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(pipe_fds[0]);
@@ -251,6 +253,9 @@ int agent_worker_start(agent_worker **out, const char *work_dir, fl_error *err)
         return fl_error_set(err, FL_EIO, "cannot start the trainer process: %s", strerror(errno));
     }
     if (pid == 0) {
+        /* A trainer outliving a killed agent would keep the site's cores busy for nothing. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         dup2(pipe_fds[1], STDOUT_FILENO);
         execl(self, self, "--trainer-worker", spec, (char *)NULL);
         printf("error cannot run %s: %s\n", self, strerror(errno));

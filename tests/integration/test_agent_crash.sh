@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Agent crashes with real daemons on loopback, 4 sites and min_sites 3:
-# - site-3 is SIGKILLed during round 1's local training: the coordinator
-#   drops it after the heartbeat timeout, round 1 completes with the other 3,
-#   and site-3, restarted with the same identity, takes part in round 2;
+# - site-3's agent is SIGKILLed during round 1's local training: its trainer
+#   process stops with it, the coordinator drops the site after the heartbeat
+#   timeout, round 1 completes with the other 3, and site-3, restarted with
+#   the same identity, takes part in round 2;
 # - site-4 is SIGKILLed in round 2 after it sent its key shares and masked
 #   its update, while a test-only hold keeps its upload from starting: round 2
 #   completes with site-1..3, because the survivors' shares remove site-4's
@@ -21,15 +22,30 @@ fl_submit_job || fl_fail "job submission failed: $(cat "$WORK/submit.log")"
 fl_start_coordinator
 # Each local step takes at least 0.5 s, so site-3 can be killed during training.
 export FEDLORA_TEST_STEP_DELAY_MS=500
-for site in 1 2 3; do
+for site in 1 2; do
     fl_start_agent "$site"
 done
+# Site-3's first steps last 20 s, so only the agent's death can stop its trainer in time.
+FEDLORA_TEST_STEP_DELAY_MS=20000 fl_start_agent 3
 # Site-4 waits 8 s between masking its update and uploading it in every round.
 FEDLORA_TEST_UPLOAD_HOLD_MS=8000 fl_start_agent 4
 
 fl_wait_log "$WORK/agent-3.log" "round 1: training" 40 || fl_fail "site-3 did not train round 1"
-fl_kill_agent 3
+# Only the agent is killed: its trainer process must not outlive it.
+trainers=$(pgrep -P "${AGENT_PIDS[3]}")
+[ -n "$trainers" ] || fl_fail "site-3 has no trainer process while training"
+kill -9 "${AGENT_PIDS[3]}"
+wait "${AGENT_PIDS[3]}" 2>/dev/null
 echo "--- agent killed during round 1's training" >>"$WORK/agent-3.log"
+for trainer in $trainers; do
+    for _ in $(seq 50); do
+        state=$(awk '/^State:/ {print $2}' "/proc/$trainer/status" 2>/dev/null)
+        [ -z "$state" ] || [ "$state" = Z ] && break
+        sleep 0.1
+    done
+    [ -z "$state" ] || [ "$state" = Z ] ||
+        fl_fail "site-3's trainer process $trainer still runs after its agent was killed"
+done
 fl_wait_log "$WORK/coordinator.log" "site site-3 no longer takes part: declared dead" 15 ||
     fl_fail "the coordinator did not drop the killed site-3"
 fl_start_agent 3
