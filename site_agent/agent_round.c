@@ -19,6 +19,14 @@
 const char *const agent_round_phase_names[] = {"download", "train", "keys", "shares",
                                                "upload",   "unmask", "done", "failed"};
 
+/* Ends the round: the trainer gets SIGTERM and the secure-aggregation secrets are wiped. */
+static void stop_round(agent_round *round)
+{
+    round->phase = AGENT_ROUND_FAILED;
+    agent_worker_terminate(round->worker);
+    fc_secagg_client_destroy(&round->client);
+}
+
 void agent_round_fail(agent_round *round, const char *fmt, ...)
 {
     if (round->phase >= AGENT_ROUND_DONE)
@@ -29,9 +37,7 @@ void agent_round_fail(agent_round *round, const char *fmt, ...)
     va_end(ap);
     fl_error("round %llu failed in phase %s: %s", (unsigned long long)round->number,
              agent_round_phase_names[round->phase], round->failure);
-    round->phase = AGENT_ROUND_FAILED;
-    agent_worker_terminate(round->worker);
-    fc_secagg_client_destroy(&round->client);
+    stop_round(round);
 }
 
 void agent_round_send(agent_round *round, Fedlora__Envelope *envelope)
@@ -361,7 +367,12 @@ void agent_round_poll(agent_round *round)
 
 void agent_round_abort(agent_round *round, const char *reason)
 {
-    agent_round_fail(round, "%s", reason);
+    if (round->phase >= AGENT_ROUND_DONE)
+        return;
+    snprintf(round->failure, sizeof(round->failure), "%s", reason);
+    fl_warn("round %llu stopped in phase %s: %s", (unsigned long long)round->number,
+            agent_round_phase_names[round->phase], round->failure);
+    stop_round(round);
 }
 
 bool agent_round_reap(agent_round *round, double stop_timeout)
