@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "coord_round_internal.h"
+#include "coord_test_hold.h"
 #include "fc_msg.h"
 #include "fl_file.h"
 #include "fl_log.h"
@@ -67,6 +68,7 @@ void round_send_key_list(coord_round *round)
     }
     free(body);
     round->phase = COORD_PHASE_SHARE;
+    coord_test_hold("share", round->number);
 }
 
 static int open_upload(coord_round *round, round_site *site, fl_error *err)
@@ -215,6 +217,7 @@ void round_sum_uploads(coord_round *round)
     free(message.dropped_sites);
     free(request);
     round->phase = COORD_PHASE_UNMASK;
+    coord_test_hold("unmask", round->number);
 }
 
 void round_finish(coord_round *round)

@@ -10,6 +10,7 @@
 #include "coord_admin.h"
 #include "coord_jobdesc.h"
 #include "coord_round.h"
+#include "coord_test_hold.h"
 #include "fl_file.h"
 #include "fl_log.h"
 #include "fl_mem.h"
@@ -337,6 +338,7 @@ static void complete_round(coord_service *service)
     json_object_set_new(round_record, "optimizer_s", json_real(applied - started));
     json_object_set_new(round_record, "checkpoint_s", json_real(fl_time_monotonic() - applied));
     record(service, round_record);
+    coord_test_hold("checkpoint", (uint64_t)number);
 
     service->state.completed_rounds = number;
     if (save_state(service) != FL_OK) {
