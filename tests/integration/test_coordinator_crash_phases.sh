@@ -10,10 +10,10 @@
 #            written, but before state.json counts the round
 # The test-only FEDLORA_TEST_HOLD_AT pauses the coordinator at each moment so
 # the kill lands there. After every restart the job resumes from its last
-# completed round, the earlier checkpoints stay byte-identical, and at the end
+# completed round, and the earlier checkpoints stay byte-identical. At the end
 # the history lists each round as completed exactly once, every site took
-# part in every round, and every global adapter equals the previous one plus
-# the weighted mean of the sites' deltas.
+# part in every round and trained it only once, and every global adapter
+# equals the previous one plus the weighted mean of the sites' deltas.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup EXIT
 
@@ -122,10 +122,22 @@ for kill in send:1 share:2 unmask:3 checkpoint:4; do
     [ "$(checkpoint_sums "${kill#*:}")" = "$(cat "$WORK/sums-$point")" ] ||
         fl_fail "a checkpoint that existed at the kill at $point changed afterwards"
 done
+# The agents kept their work: every site trained every round once. From
+# round 3 on every site had trained before the kill, so each continued its
+# round when the restarted coordinator sent the same RoundStart again.
 for site in 1 2 3; do
+    log=$WORK/agent-$site.log
     kill -0 "${AGENT_PIDS[$site]}" 2>/dev/null || fl_fail "the agent of site-$site stopped"
-    [ "$(grep -c "connecting to" "$WORK/agent-$site.log")" -eq 1 ] ||
+    [ "$(grep -c "connecting to" "$log")" -eq 1 ] ||
         fl_fail "the agent of site-$site started more than once"
+    for round in 1 2 3 4 5; do
+        trainings=$(grep -c "round $round: training" "$log")
+        [ "$trainings" -eq 1 ] || fl_fail "site-$site trained round $round $trainings times"
+    done
+    for round in 3 4 5; do
+        grep -q "round $round (attempt 0): the coordinator sent RoundStart again" "$log" ||
+            fl_fail "site-$site did not continue round $round after the restart"
+    done
 done
 
 "$PY" - "$JOB_DIR" <<'PY' || fl_fail "the job history is wrong"
