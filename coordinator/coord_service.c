@@ -605,6 +605,12 @@ int coord_service_new(coord_service **out, coord_setup *setup, fl_error *err)
         rc = fl_error_set(err, FL_ERANGE, "state_dir path too long");
     if (rc == FL_OK)
         rc = fl_file_mkdirs(service->spool_dir, 0700, err);
+    if (rc == FL_OK) {
+        size_t removed = coord_round_clear_spool(service->spool_dir);
+        if (removed > 0)
+            fl_info("deleted %zu masked uploads that a stopped run left in %s", removed,
+                    service->spool_dir);
+    }
     if (rc == FL_OK)
         rc = open_sockets(service, err);
     if (rc == FL_OK)

@@ -103,10 +103,14 @@ kill_at_hold share 3 2
 start_holding unmask 4
 wait_resumed 2
 kill_at_hold unmask 4 3
+spooled=$(find "$WORK/state/coordinator/spool" -name "masked-*-r4-a0.bin" | wc -l)
+[ "$spooled" -eq 3 ] || fl_fail "the spool holds $spooled masked uploads of round 4, not 3"
 
 # Round 5, phase checkpoint: files and history entry written, state.json not.
 start_holding checkpoint 5
 wait_resumed 3
+grep -q "deleted 3 masked uploads that a stopped run left" "$WORK/coordinator.log" ||
+    fl_fail "the restarted coordinator did not delete the masked uploads of round 4"
 kill_at_hold checkpoint 5 4
 [ -s "$JOB_DIR/round-5/adapter/adapter_model.safetensors" ] ||
     fl_fail "round 5's checkpoint files were not written before the kill"
@@ -139,6 +143,8 @@ for site in 1 2 3; do
             fl_fail "site-$site did not continue round $round after the restart"
     done
 done
+
+[ -z "$(ls -A "$WORK/state/coordinator/spool")" ] || fl_fail "masked uploads are left in the spool"
 
 "$PY" - "$JOB_DIR" <<'PY' || fl_fail "the job history is wrong"
 import json, sys
