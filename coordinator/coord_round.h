@@ -100,6 +100,13 @@ const float *coord_round_mean(const coord_round *round);
  */
 json_t *coord_round_record(const coord_round *round);
 
+/*
+ * Deletes the masked uploads (masked-*.bin) left in spool_dir by a coordinator
+ * that stopped during a round; call it before any round starts. Returns the
+ * number of files deleted; a file that cannot be deleted is logged.
+ */
+size_t coord_round_clear_spool(const char *spool_dir);
+
 /* Returns "sites done/expected" progress of the current phase, for status. */
 void coord_round_progress(const coord_round *round, size_t *done, size_t *expected);
 

@@ -1,4 +1,5 @@
 /* The round's outgoing secure-aggregation messages, spooled uploads and result. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "coord_round_internal.h"
+#include "coord_test_hold.h"
 #include "fc_msg.h"
 #include "fl_file.h"
 #include "fl_log.h"
@@ -67,6 +69,7 @@ void round_send_key_list(coord_round *round)
     }
     free(body);
     round->phase = COORD_PHASE_SHARE;
+    coord_test_hold("share", round->number);
 }
 
 static int open_upload(coord_round *round, round_site *site, fl_error *err)
@@ -86,6 +89,34 @@ static int open_upload(coord_round *round, round_site *site, fl_error *err)
              (unsigned long long)round->number, round->attempt);
     return proto_chunk_receiver_new(object_id, UINT64_MAX, NULL, proto_file_sink,
                                     &site->spool_fd, &site->upload, err);
+}
+
+size_t coord_round_clear_spool(const char *spool_dir)
+{
+    DIR *folder = opendir(spool_dir);
+    if (folder == NULL) {
+        fl_warn("%s: cannot list the spool folder: %s", spool_dir, strerror(errno));
+        return 0;
+    }
+    size_t removed = 0;
+    struct dirent *entry;
+    while ((entry = readdir(folder)) != NULL) {
+        /* The "masked-" prefix makes every name that passes longer than ".bin". */
+        size_t length = strlen(entry->d_name);
+        if (strncmp(entry->d_name, "masked-", 7) != 0 ||
+            strcmp(entry->d_name + length - 4, ".bin") != 0)
+            continue;
+        char path[4400];
+        if (fl_path_format(path, sizeof(path), "%s/%s", spool_dir, entry->d_name) != FL_OK)
+            continue;
+        if (unlink(path) == 0)
+            removed++;
+        else
+            fl_warn("%s: cannot delete a masked upload left by an earlier run: %s", path,
+                    strerror(errno));
+    }
+    closedir(folder);
+    return removed;
 }
 
 void round_send_relays(coord_round *round)
@@ -215,6 +246,7 @@ void round_sum_uploads(coord_round *round)
     free(message.dropped_sites);
     free(request);
     round->phase = COORD_PHASE_UNMASK;
+    coord_test_hold("unmask", round->number);
 }
 
 void round_finish(coord_round *round)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "coord_round_internal.h"
+#include "coord_test_hold.h"
 #include "fc_msg.h"
 #include "fl_log.h"
 #include "fl_mem.h"
@@ -179,6 +180,7 @@ static void check_liveness(coord_round *round)
 
 static void pump_adapters(coord_round *round)
 {
+    bool in_flight = false;
     for (size_t i = 0; i < round->site_count; i++) {
         round_site *site = &round->sites[i];
         if (site->out || !site->adapter_started)
@@ -187,7 +189,11 @@ static void pump_adapters(coord_round *round)
         if (proto_outgoing_pump(&site->adapter_transfer, round->context.link,
                                 &round->context.transfer, &err) != FL_OK)
             round_site_out(round, site, "adapter transfer failed: %s", err.msg);
+        in_flight = in_flight || (proto_chunk_sender_max_in_flight(site->adapter_sender) > 0 &&
+                                  !proto_outgoing_complete(&site->adapter_transfer));
     }
+    if (in_flight)
+        coord_test_hold("send", round->number);
 }
 
 static void advance(coord_round *round)

@@ -10,6 +10,7 @@
 #include "coord_admin.h"
 #include "coord_jobdesc.h"
 #include "coord_round.h"
+#include "coord_test_hold.h"
 #include "fl_file.h"
 #include "fl_log.h"
 #include "fl_mem.h"
@@ -189,6 +190,23 @@ static int restore_adapter(coord_service *service, fl_error *err)
     return FL_OK;
 }
 
+/*
+ * Marks history entries of rounds that state.json does not count, because they
+ * are redone. id names the job's folder in the store.
+ */
+static void mark_uncounted_rounds(coord_service *service, const char *id)
+{
+    fl_error err = {0};
+    int marked = 0;
+    if (coord_store_mark_uncounted_rounds(service->store, id, service->state.completed_rounds,
+                                          &marked, &err) != FL_OK)
+        fl_error("cannot check the history of job %s against its state: %s", id, err.msg);
+    else if (marked > 0)
+        fl_warn("job %s: state.json counts %d rounds, but the history listed later rounds as "
+                "completed; marked %d such entries failed, and those rounds are redone",
+                id, service->state.completed_rounds, marked);
+}
+
 static int activate_job(coord_service *service, const char *id, fl_error *err)
 {
     int rc = coord_store_load(service->store, id, &service->job, &service->state, err);
@@ -196,6 +214,7 @@ static int activate_job(coord_service *service, const char *id, fl_error *err)
         rc = restore_adapter(service, err);
     if (rc != FL_OK)
         return rc;
+    mark_uncounted_rounds(service, id);
     service->has_job = true;
     service->attempt = 0;
     service->waiting_since = 0;
@@ -317,7 +336,12 @@ static void record(coord_service *service, json_t *round_record)
     json_decref(round_record);
 }
 
-/* Applies the round's mean delta and makes the round durable: checkpoint, then state. */
+/*
+ * Applies the round's mean delta and makes the round durable: the checkpoint
+ * files, then the history entry, then state.json, which alone counts the round
+ * as completed. A crash before state.json is written leaves the previous round
+ * as the last completed one, and the round is redone after a restart.
+ */
 static void complete_round(coord_service *service)
 {
     int number = service->state.completed_rounds + 1;
@@ -338,10 +362,21 @@ static void complete_round(coord_service *service)
                      number, err.msg, number - 1);
         else
             fl_error("checkpoint of round 1 failed: %s", err.msg);
-        record(service, coord_round_record(service->round));
+        json_t *failed = coord_round_record(service->round);
+        json_object_set_new(failed, "outcome", json_string("failed"));
+        char reason[600];
+        snprintf(reason, sizeof(reason), "the checkpoint could not be written: %.500s", err.msg);
+        json_object_set_new(failed, "reason", json_string(reason));
+        record(service, failed);
         finish_job(service, COORD_JOB_FAILED, "the checkpoint could not be written");
         return;
     }
+
+    json_t *round_record = coord_round_record(service->round);
+    json_object_set_new(round_record, "optimizer_s", json_real(applied - started));
+    json_object_set_new(round_record, "checkpoint_s", json_real(fl_time_monotonic() - applied));
+    record(service, round_record);
+    coord_test_hold("checkpoint", (uint64_t)number);
 
     service->state.completed_rounds = number;
     if (save_state(service) != FL_OK) {
@@ -349,10 +384,6 @@ static void complete_round(coord_service *service)
         return;
     }
     service->state_retry_delay = 0;
-    json_t *round_record = coord_round_record(service->round);
-    json_object_set_new(round_record, "optimizer_s", json_real(applied - started));
-    json_object_set_new(round_record, "checkpoint_s", json_real(fl_time_monotonic() - applied));
-    record(service, round_record);
     coord_round_destroy(&service->round);
     service->attempt = 0;
     service->waiting_since = 0;
@@ -672,6 +703,12 @@ int coord_service_new(coord_service **out, coord_setup *setup, fl_error *err)
         rc = fl_error_set(err, FL_ERANGE, "state_dir path too long");
     if (rc == FL_OK)
         rc = fl_file_mkdirs(service->spool_dir, 0700, err);
+    if (rc == FL_OK) {
+        size_t removed = coord_round_clear_spool(service->spool_dir);
+        if (removed > 0)
+            fl_info("deleted %zu masked uploads that a stopped run left in %s", removed,
+                    service->spool_dir);
+    }
     if (rc == FL_OK)
         rc = open_sockets(service, err);
     if (rc == FL_OK)

@@ -314,6 +314,42 @@ int coord_store_record_round(coord_store *store, const char *id, const json_t *r
     return rc;
 }
 
+int coord_store_mark_uncounted_rounds(coord_store *store, const char *id, int completed_rounds,
+                                      int *marked, fl_error *err)
+{
+    if (marked != NULL)
+        *marked = 0;
+    json_t *history = load_history(store, id, err);
+    if (history == NULL)
+        return FL_EFORMAT;
+
+    int changed = 0;
+    size_t index;
+    json_t *entry;
+    json_array_foreach(json_object_get(history, "rounds"), index, entry) {
+        const char *outcome = json_string_value(json_object_get(entry, "outcome"));
+        json_int_t number = json_integer_value(json_object_get(entry, "round"));
+        if (number <= completed_rounds || outcome == NULL || strcmp(outcome, "completed") != 0)
+            continue;
+        json_object_set_new(entry, "outcome", json_string("failed"));
+        json_object_set_new(entry, "reason",
+                            json_string("the coordinator stopped before state.json counted "
+                                        "this round, so the round is redone"));
+        changed++;
+    }
+
+    int rc = FL_OK;
+    char path[STORE_PATH_MAX];
+    if (changed > 0)
+        rc = job_path(store, id, "history.json", path, sizeof(path), err);
+    if (changed > 0 && rc == FL_OK)
+        rc = fl_json_save_file(path, history, 0600, err);
+    json_decref(history);
+    if (rc == FL_OK && marked != NULL)
+        *marked = changed;
+    return rc;
+}
+
 int coord_store_checkpoint_path(coord_store *store, const char *id, int round,
                                 const char *name, char *path, size_t size, fl_error *err)
 {

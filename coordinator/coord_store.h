@@ -8,9 +8,9 @@
  *
  * Every file is replaced atomically (temporary file, fsync, rename, fsync of
  * the folder). A round counts as completed only once state.json says so, and
- * state.json is written after the round's checkpoint, so a crash at any
- * point leaves the last completed round intact and never applies a round
- * twice.
+ * state.json is written after the round's checkpoint and its history entry,
+ * so a crash at any point leaves the last completed round intact, keeps the
+ * history entry of every counted round and never applies a round twice.
  */
 #ifndef COORD_STORE_H
 #define COORD_STORE_H
@@ -76,6 +76,18 @@ json_t *coord_store_history(coord_store *store, const char *id, fl_error *err);
  * "attempt". */
 int coord_store_record_round(coord_store *store, const char *id, const json_t *round,
                              fl_error *err) FL_WARN_UNUSED;
+
+/*
+ * Marks as failed every "completed" history entry of a round after
+ * completed_rounds, with a reason saying that the round is redone. The
+ * coordinator records a round in history.json before state.json counts it,
+ * so a crash between the two writes leaves such an entry. Once it is marked,
+ * the redone round is the only completed entry of its round. Rewrites
+ * history.json only when an entry changed. *marked (may be NULL) receives the
+ * number of entries changed.
+ */
+int coord_store_mark_uncounted_rounds(coord_store *store, const char *id, int completed_rounds,
+                                      int *marked, fl_error *err) FL_WARN_UNUSED;
 
 /*
  * Writes the path of file name inside the checkpoint folder of round, and

@@ -74,6 +74,17 @@ static int find_roster(agent_round *round, const Fedlora__RoundStart *start, fl_
     return FL_OK;
 }
 
+static void free_roster(agent_round *round)
+{
+    for (size_t i = 0; round->sites != NULL && i < round->site_count; i++)
+        free(round->sites[i]);
+    free(round->sites);
+    free(round->roster);
+    round->sites = NULL;
+    round->roster = NULL;
+    round->site_count = 0;
+}
+
 static int open_download(agent_round *round, const Fedlora__RoundStart *start, fl_error *err)
 {
     const Fedlora__ObjectRef *ref = start->global_adapter;
@@ -131,6 +142,37 @@ int agent_round_start(agent_round **out, const agent_round_context *context, uin
     fl_info("round %llu (attempt %u): selected with %zu sites; downloading the global adapter",
             (unsigned long long)number, round->attempt, round->site_count);
     *out = round;
+    return FL_OK;
+}
+
+int agent_round_resume(agent_round *round, const Fedlora__RoundStart *start, fl_error *err)
+{
+    const Fedlora__ObjectRef *ref = start->global_adapter;
+    if (round->phase == AGENT_ROUND_FAILED || start->attempt != round->attempt ||
+        strcmp(ref->object_id, round->adapter_id) != 0 || ref->total_size != round->adapter_size ||
+        memcmp(ref->hash.data, round->adapter_hash, sizeof(round->adapter_hash)) != 0 ||
+        memcmp(start->adapter_signature.data, round->signature, sizeof(round->signature)) != 0)
+        return fl_error_set(err, FL_ESTATE,
+                            "the RoundStart names attempt %u and adapter %s; this site's round "
+                            "is attempt %u with adapter %s, in phase %s",
+                            start->attempt, ref->object_id, round->attempt, round->adapter_id,
+                            agent_round_phase_names[round->phase]);
+
+    free_roster(round);
+    int rc = find_roster(round, start, err);
+    if (rc != FL_OK)
+        return rc;
+    round->threshold = start->secagg_threshold;
+    round->chunk_elements = start->chunk_elements;
+
+    fl_info("round %llu (attempt %u): the coordinator sent RoundStart again, so this site "
+            "keeps its work so far (phase %s) and starts secure aggregation over with %zu sites",
+            (unsigned long long)round->number, round->attempt,
+            agent_round_phase_names[round->phase], round->site_count);
+    if (round->phase >= AGENT_ROUND_KEYS) {
+        agent_round_reset_secagg(round);
+        agent_round_begin_secagg(round);
+    }
     return FL_OK;
 }
 
@@ -192,10 +234,7 @@ void agent_round_destroy(agent_round **round)
         close(r->spool_fd);
     if (r->work_dir[0] != '\0')
         remove_work_dir(r->work_dir);
-    for (size_t i = 0; r->sites != NULL && i < r->site_count; i++)
-        free(r->sites[i]);
-    free(r->sites);
-    free(r->roster);
+    free_roster(r);
     free(r->result.delta);
     free(r);
     *round = NULL;

@@ -54,6 +54,20 @@ int agent_round_start(agent_round **out, const agent_round_context *context, uin
                       const Fedlora__RoundStart *start, fl_error *err) FL_WARN_UNUSED;
 
 /*
+ * Continues round with a repeated RoundStart, as a restarted coordinator
+ * sends for the round it had not completed. When start names the round's
+ * attempt, adapter object, adapter hash and signature, the round keeps its
+ * download (which resumes where it stopped) and its local training, running
+ * or finished. Secure aggregation starts over with the roster of start, so a
+ * round that has trained already sends Metrics and AdvertiseKeys again.
+ * Returns FL_OK when the round goes on. Returns FL_ESTATE when start is
+ * another round or round has failed, and another status when the new roster
+ * is unusable. In both cases the caller destroys round and starts afresh.
+ */
+int agent_round_resume(agent_round *round, const Fedlora__RoundStart *start,
+                       fl_error *err) FL_WARN_UNUSED;
+
+/*
  * Stops the trainer process if it runs (SIGTERM, SIGKILL after 2 s) and
  * waits for it, deletes the round's work folder and frees the round.
  * Use agent_round_reap first to stop the process without blocking.

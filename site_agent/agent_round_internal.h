@@ -53,6 +53,9 @@ void agent_round_send(agent_round *round, Fedlora__Envelope *envelope);
 /* Training finished: sends Metrics, creates the secure-aggregation client, advertises keys. */
 void agent_round_begin_secagg(agent_round *round);
 
+/* Drops the secure-aggregation client, the masked upload and its spool file. */
+void agent_round_reset_secagg(agent_round *round);
+
 /* Secure-aggregation messages from the coordinator. */
 void agent_round_on_key_list(agent_round *round, const Fedlora__AdvertiseKeys *keys);
 void agent_round_on_relay(agent_round *round, const Fedlora__ShareKeys *shares);

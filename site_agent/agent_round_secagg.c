@@ -80,6 +80,20 @@ static int make_client(agent_round *round, fl_error *err)
                                 round->context.setup->identity, round->roster, err);
 }
 
+void agent_round_reset_secagg(agent_round *round)
+{
+    fc_secagg_client_destroy(&round->client);
+    proto_chunk_sender_destroy(&round->upload_sender);
+    memset(&round->upload, 0, sizeof(round->upload));
+    round->upload_started = false;
+    round->upload_at = 0;
+    if (round->spool_fd >= 0)
+        close(round->spool_fd);
+    round->spool_fd = -1;
+    if (round->spool_path[0] != '\0')
+        unlink(round->spool_path);
+}
+
 void agent_round_begin_secagg(agent_round *round)
 {
     send_metrics(round);

@@ -41,6 +41,9 @@ struct agent_service {
     uint64_t rounds_started;  /* numbers the rounds' work folders */
     agent_round *stopping[STOPPING_MAX]; /* aborted rounds waiting for their trainer to exit */
     size_t stopping_count;
+    /* The last round this site completed, kept until the next RoundStart because a
+     * restarted coordinator repeats the RoundStart of a round it did not record. */
+    agent_round *finished_round;
     bool audit_failed;     /* an entry could not be written: the agent stops */
 };
 
@@ -177,6 +180,7 @@ static void reap_stopping(agent_service *service)
 static void forget_job(agent_service *service, const char *reason)
 {
     retire_round(service, reason);
+    agent_round_destroy(&service->finished_round);
     if (service->has_job)
         agent_job_release(&service->job);
     service->has_job = false;
@@ -226,6 +230,27 @@ static void on_job(agent_service *service, proto_message *message)
     send_accept(service);
 }
 
+/*
+ * Continues the round in progress, or the round this site last completed,
+ * when e repeats its RoundStart. Returns false when the round starts afresh.
+ */
+static bool resume_round(agent_service *service, const Fedlora__Envelope *e)
+{
+    agent_round **candidate = service->round != NULL ? &service->round : &service->finished_round;
+    if (*candidate == NULL || agent_round_number(*candidate) != e->round)
+        return false;
+    fl_error err = {0};
+    if (agent_round_resume(*candidate, e->round_start, &err) != FL_OK) {
+        fl_info("round %llu starts afresh: %s", (unsigned long long)e->round, err.msg);
+        return false;
+    }
+    if (candidate == &service->finished_round) {
+        service->round = service->finished_round;
+        service->finished_round = NULL;
+    }
+    return true;
+}
+
 static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
 {
     if (!service->has_job || strcmp(e->job_id, service->job.id) != 0) {
@@ -243,8 +268,12 @@ static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
         return;
     }
 
+    if (resume_round(service, e))
+        return;
+
     /* A new RoundStart supersedes the round in progress (a retry, or a restarted coordinator). */
     retire_round(service, "a new round start supersedes this round");
+    agent_round_destroy(&service->finished_round);
     fl_error err = {0};
     fl_log_set_context(service->job.id, (int64_t)e->round, service->setup->config.site_id);
     if (proto_link_set_job(service->link, service->job.id, e->round, &err) != FL_OK)
@@ -297,6 +326,7 @@ static void on_abort(agent_service *service, const Fedlora__Envelope *e)
         forget_job(service, abort_body->detail);
         return;
     }
+    agent_round_destroy(&service->finished_round);
     if (service->round != NULL) {
         fl_warn("the coordinator aborted round %llu: %s", (unsigned long long)e->round,
                 abort_body->detail);
@@ -328,10 +358,20 @@ static void dispatch(agent_service *service, proto_message *message)
     }
 }
 
-/* Tells the coordinator that this site's part of the round failed, then frees the round. */
+/*
+ * Keeps a completed round for a repeated RoundStart. Tells the coordinator
+ * that this site's part of a failed round failed, then frees that round.
+ */
 static void finish_round(agent_service *service)
 {
     agent_round_phase phase = agent_round_phase_of(service->round);
+    if (phase == AGENT_ROUND_DONE) {
+        agent_round_destroy(&service->finished_round);
+        service->finished_round = service->round;
+        service->round = NULL;
+        proto_link_set_state(service->link, FEDLORA__AGENT_STATE__AGENT_STATE_IDLE);
+        return;
+    }
     if (phase == AGENT_ROUND_FAILED) {
         Fedlora__Abort abort_body = FEDLORA__ABORT__INIT;
         abort_body.reason = FEDLORA__ABORT_REASON__ABORT_INTERNAL_ERROR;

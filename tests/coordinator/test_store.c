@@ -110,6 +110,71 @@ static void test_state_survives_reopen(void **state)
     coord_store_destroy(&store);
 }
 
+/* Returns the outcome of the history entry of round and attempt, or NULL. */
+static const char *outcome_of(json_t *history, int round, int attempt)
+{
+    size_t index;
+    json_t *entry;
+    json_array_foreach(json_object_get(history, "rounds"), index, entry) {
+        if (json_integer_value(json_object_get(entry, "round")) == round &&
+            json_integer_value(json_object_get(entry, "attempt")) == attempt)
+            return json_string_value(json_object_get(entry, "outcome"));
+    }
+    return NULL;
+}
+
+static void record_outcome(coord_store *store, int round, int attempt, const char *outcome)
+{
+    fl_error err = {0};
+    json_t *entry = json_pack("{s:i, s:i, s:s}", "round", round, "attempt", attempt, "outcome",
+                              outcome);
+    assert_int_equal(coord_store_record_round(store, "study-3", entry, &err), FL_OK);
+    json_decref(entry);
+}
+
+/* A crash after the history entry of round 3 but before state.json counted it. */
+static void test_uncounted_round_marked_failed(void **state)
+{
+    (void)state;
+    coord_store *store = NULL;
+    fl_error err = {0};
+    assert_int_equal(coord_store_open(&store, s_dir, &err), FL_OK);
+    coord_job_spec job;
+    make_job(&job, "study-3", 4);
+    bool created;
+    assert_int_equal(coord_store_submit(store, &job, &created, &err), FL_OK);
+    record_outcome(store, 1, 0, "completed");
+    record_outcome(store, 2, 0, "failed");
+    record_outcome(store, 2, 1, "completed");
+    record_outcome(store, 3, 0, "failed");
+    record_outcome(store, 3, 1, "completed");
+
+    int marked = -1;
+    assert_int_equal(coord_store_mark_uncounted_rounds(store, "study-3", 2, &marked, &err),
+                     FL_OK);
+    assert_int_equal(marked, 1);
+    json_t *history = coord_store_history(store, "study-3", &err);
+    assert_non_null(history);
+    assert_string_equal(outcome_of(history, 1, 0), "completed");
+    assert_string_equal(outcome_of(history, 2, 1), "completed");
+    assert_string_equal(outcome_of(history, 3, 0), "failed");
+    assert_string_equal(outcome_of(history, 3, 1), "failed");
+    assert_int_equal(json_array_size(json_object_get(history, "rounds")), 5);
+    json_decref(history);
+
+    /* The redone round 3 completes in attempt 0: the history lists it as completed once. */
+    record_outcome(store, 3, 0, "completed");
+    assert_int_equal(coord_store_mark_uncounted_rounds(store, "study-3", 3, &marked, &err),
+                     FL_OK);
+    assert_int_equal(marked, 0);
+    history = coord_store_history(store, "study-3", &err);
+    assert_non_null(history);
+    assert_string_equal(outcome_of(history, 3, 0), "completed");
+    assert_string_equal(outcome_of(history, 3, 1), "failed");
+    json_decref(history);
+    coord_store_destroy(&store);
+}
+
 static void test_bad_ids_rejected(void **state)
 {
     (void)state;
@@ -143,6 +208,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_submit_is_idempotent, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_state_survives_reopen, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_uncounted_round_marked_failed, make_dir,
+                                        remove_dir),
         cmocka_unit_test_setup_teardown(test_bad_ids_rejected, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_unusable_state_dir_named, make_dir, remove_dir),
     };

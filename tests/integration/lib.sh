@@ -10,6 +10,8 @@
 #   FEDLORA_TEST_STEP_DELAY_MS        trainer process: pause after every local step
 #   FEDLORA_TEST_UPLOAD_HOLD_MS       agent: wait between masking and uploading
 #   FEDLORA_TEST_FOREIGN_SIGNING_KEY  coordinator: sign adapters with this key file
+#   FEDLORA_TEST_HOLD_AT              coordinator: POINT:ROUND:MS, pause at a round's phase
+#   FEDLORA_TEST_TRAINER_IGNORES_SIGTERM  trainer process: ignore SIGTERM (abort test)
 
 set -u
 : "${FL_BINARY_DIR:?FL_BINARY_DIR must name the build folder}"
