@@ -112,7 +112,7 @@ static void proj_forward(tr_trainer *t, float *out, const float *inp, int layer,
         apply_dropout(t->acts[TR_S_DROPPED], inp, (size_t)N * C, p, lora.dropout_key);
         x = t->acts[TR_S_DROPPED];
     }
-    tr_matmul_forward(lora.u, x, lora.a, NULL, N, C, r, 0.0f);
+    tr_sgemm_narrow(CblasNoTrans, CblasTrans, N, r, C, 1.0f, x, C, lora.a, C, 0.0f, lora.u, r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, r, t->adapter->scaling, lora.u,
                 r, lora.b, r, 1.0f, out, OC);
 }
@@ -133,10 +133,10 @@ static void proj_backward(tr_trainer *t, float *dinp, float dinp_beta, const flo
     int r = t->adapter->options.rank;
     float scaling = t->adapter->scaling;
     float *du = t->acts[TR_S_LORA_DU];
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, r, N, scaling, dout, OC, lora.u, r,
-                1.0f, lora.db, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, OC, scaling, dout, OC, lora.b, r,
-                0.0f, du, r);
+    tr_sgemm_narrow(CblasTrans, CblasNoTrans, OC, r, N, scaling, dout, OC, lora.u, r, 1.0f,
+                    lora.db, r);
+    tr_sgemm_narrow(CblasNoTrans, CblasNoTrans, N, r, OC, scaling, dout, OC, lora.b, r, 0.0f, du,
+                    r);
 
     // step: dA += du^T drop(inp) and dinp += drop'(du A)
     float p = t->adapter->options.dropout;

@@ -11,6 +11,7 @@
 #ifndef TR_OPS_H
 #define TR_OPS_H
 
+#include <cblas.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,17 @@ void tr_matmul_forward(float *out, const float *inp, const float *weight, const 
                        int N, int C, int OC, float beta);
 void tr_matmul_forward_ref(float *out, const float *inp, const float *weight,
                            const float *bias, int N, int C, int OC, float beta);
+
+/*
+ * Computes row-major C[m,n] = alpha * op(A) op(B) + beta * C as cblas_sgemm does, for an
+ * output with few columns (n about a LoRA rank). Each pool thread runs a single-threaded
+ * sgemm on a block of C's rows. On 2 cores, in a microbenchmark with the shapes of a
+ * rank-16 adapter of a 0.5B model, this was 1.2 to 1.8 times as fast as OpenBLAS's own
+ * threads. OpenBLAS runs one thread for the duration, so no other thread may call it then.
+ */
+void tr_sgemm_narrow(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int m, int n, int k,
+                     float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                     float *c, int ldc);
 
 /*
  * dinp[N,C] = dinp_beta*dinp + dout[N,OC] @ weight[OC,C]; dweight[OC,C] += dout^T @ inp;
