@@ -206,6 +206,11 @@ int coord_store_load(coord_store *store, const char *id, coord_job_spec *job,
     rc = coord_job_load(job, path, err);
     if (rc != FL_OK)
         return rc;
+    if (strcmp(job->id, id) != 0)
+        return fl_error_set(err, FL_EFORMAT,
+                            "%s: the job id is '%s' but its folder is named '%s'; a job folder "
+                            "must carry its job's id, so rename or remove the folder",
+                            path, job->id, id);
     rc = job_path(store, id, "state.json", path, sizeof(path), err);
     if (rc != FL_OK)
         return rc;

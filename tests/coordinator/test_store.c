@@ -189,6 +189,28 @@ static void test_bad_ids_rejected(void **state)
     coord_store_destroy(&store);
 }
 
+static void test_renamed_job_folder_rejected(void **state)
+{
+    (void)state;
+    coord_store *store = NULL;
+    fl_error err = {0};
+    assert_int_equal(coord_store_open(&store, s_dir, &err), FL_OK);
+    coord_job_spec job;
+    make_job(&job, "study-4", 2);
+    bool created;
+    assert_int_equal(coord_store_submit(store, &job, &created, &err), FL_OK);
+
+    char from[300], to[300];
+    snprintf(from, sizeof(from), "%s/jobs/study-4", s_dir);
+    snprintf(to, sizeof(to), "%s/jobs/study-4.copy", s_dir);
+    assert_int_equal(rename(from, to), 0);
+    coord_job_state job_state;
+    assert_int_equal(coord_store_load(store, "study-4.copy", &job, &job_state, &err),
+                     FL_EFORMAT);
+    assert_non_null(strstr(err.msg, "the job id is 'study-4' but its folder is named"));
+    coord_store_destroy(&store);
+}
+
 static void test_unusable_state_dir_named(void **state)
 {
     (void)state;
@@ -211,6 +233,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uncounted_round_marked_failed, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_bad_ids_rejected, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_renamed_job_folder_rejected, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_unusable_state_dir_named, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
