@@ -10,7 +10,9 @@
  *
  * Liveness: every message received marks its peer as seen. proto_link_tick()
  * sends an application Heartbeat to each live peer once per heartbeat
- * interval and declares a peer dead after peer_timeout_ms of silence. ZMQ's
+ * interval and declares a peer dead after peer_timeout_ms of silence. Time
+ * beyond PROTO_TICK_STALL_MS between two ticks (this process was busy or had
+ * no CPU) does not count as silence, because heartbeats wait in the queue. ZMQ's
  * own heartbeats (ZMQ_HEARTBEAT_IVL/TTL/TIMEOUT) close dead TCP connections,
  * and the client reconnects every reconnect_interval_ms.
  *
@@ -26,6 +28,9 @@
 #include "fl_error.h"
 #include "proto_limits.h"
 #include "proto_zap.h"
+
+/* Longest expected gap between two proto_link_tick calls of a serving loop, ms. */
+#define PROTO_TICK_STALL_MS 1000
 
 typedef struct proto_link_options {
     /* Application Heartbeat period and ZMQ_HEARTBEAT_IVL, ms. Default 1000. */

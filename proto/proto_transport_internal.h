@@ -36,6 +36,7 @@ struct proto_link {
     char endpoint[256];
     proto_replay *replay;
     int64_t last_heartbeat_sent_ms; /* client only */
+    int64_t last_tick_ms;           /* previous proto_link_tick, 0 before the first */
 
     proto_peer *peers;
     size_t peer_count;

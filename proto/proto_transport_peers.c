@@ -95,10 +95,34 @@ static void check_peer(proto_link *link, proto_peer *peer, int64_t now, proto_de
         on_dead(peer->name, context);
 }
 
+/*
+ * Moves every peer's last-seen time forward by the part of a gap between
+ * ticks beyond PROTO_TICK_STALL_MS. While this process was not serving its
+ * link (a slow disk, no free CPU), the peers' heartbeats waited in its queue,
+ * so that time is not their silence.
+ */
+static void forgive_stall(proto_link *link, int64_t now)
+{
+    int64_t gap = link->last_tick_ms > 0 ? now - link->last_tick_ms : 0;
+    if (gap <= PROTO_TICK_STALL_MS)
+        return;
+
+    fl_warn("this process did not serve its link for %lld ms (no free CPU or a slow disk?); "
+            "peers' silence in that time does not count against them", (long long)gap);
+    for (size_t i = 0; i < link->peer_count; i++) {
+        proto_peer *peer = &link->peers[i];
+        peer->last_seen_ms += gap - PROTO_TICK_STALL_MS;
+        if (peer->last_seen_ms > now)
+            peer->last_seen_ms = now;
+    }
+}
+
 int proto_link_tick(proto_link *link, proto_dead_peer_fn on_dead, void *context, fl_error *err)
 {
     int64_t now = proto_now_ms();
     int interval = link->options.heartbeat_interval_ms;
+    forgive_stall(link, now);
+    link->last_tick_ms = now;
 
     /* A client always heartbeats its server, which it may not have heard from yet. */
     if (!link->is_server && now - link->last_heartbeat_sent_ms >= interval) {

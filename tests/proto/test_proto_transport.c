@@ -277,6 +277,51 @@ static void test_heartbeats_and_liveness(void **state)
     transport_fixture_stop(&f);
 }
 
+static void test_stall_not_counted_as_silence(void **state)
+{
+    (void)state;
+    proto_link_options options;
+    proto_link_options_default(&options);
+    options.heartbeat_interval_ms = 20;
+    options.heartbeat_timeout_ms = 1000;
+    options.peer_timeout_ms = 1500;
+    transport_fixture f;
+    transport_fixture_start(&f, &options);
+    transport_keys keys;
+    transport_keys_generate(&keys);
+    assert_int_equal(proto_zap_allow(f.zap, keys.public_key, "hospital-a", NULL), FL_OK);
+    proto_link *client = transport_client(&f, &keys, "hospital-a");
+
+    // step: the server hears the client
+    dead_record dead = {0};
+    proto_message message;
+    int64_t deadline = proto_now_ms() + WAIT_MS;
+    while (proto_link_heartbeats_from(f.server, "hospital-a") < 1 && proto_now_ms() < deadline) {
+        assert_int_equal(proto_link_tick(client, NULL, NULL, NULL), FL_OK);
+        assert_int_equal(proto_link_tick(f.server, on_dead, &dead, NULL), FL_OK);
+        if (proto_link_recv(f.server, 5, &message, NULL) == FL_OK)
+            proto_message_release(&message);
+    }
+    assert_true(proto_link_heartbeats_from(f.server, "hospital-a") >= 1);
+
+    // step: the server stalls longer than the peer timeout; the stall is not silence
+    proto_link_destroy(&client);
+    usleep(2500 * 1000);
+    assert_int_equal(proto_link_tick(f.server, on_dead, &dead, NULL), FL_OK);
+    assert_int_equal(dead.count, 0);
+    assert_true(transport_log_contains(&f, "did not serve its link for"));
+
+    // step: real silence after the stall still ends in a declared death
+    deadline = proto_now_ms() + WAIT_MS;
+    while (dead.count == 0 && proto_now_ms() < deadline) {
+        assert_int_equal(proto_link_tick(f.server, on_dead, &dead, NULL), FL_OK);
+        if (proto_link_recv(f.server, 20, &message, NULL) == FL_OK)
+            proto_message_release(&message);
+    }
+    assert_int_equal(dead.count, 1);
+    transport_fixture_stop(&f);
+}
+
 static void test_client_survives_server_restart(void **state)
 {
     (void)state;
@@ -383,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_sender_must_match_key),
         cmocka_unit_test(test_stale_round_rejected),
         cmocka_unit_test(test_heartbeats_and_liveness),
+        cmocka_unit_test(test_stall_not_counted_as_silence),
         cmocka_unit_test(test_client_survives_server_restart),
         cmocka_unit_test(test_server_requires_zap),
     };
