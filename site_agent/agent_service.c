@@ -199,6 +199,12 @@ static void on_job(agent_service *service, proto_message *message)
     }
     forget_job(service, "the coordinator offers another job");
 
+    /* Replies about this job, a refusal too, must carry its id and round, or the coordinator's
+     * replay check takes them for leftovers of the previous job. */
+    fl_error err = {0};
+    if (proto_link_set_job(service->link, e->job_id, e->round, &err) != FL_OK)
+        fl_warn("cannot set job %s on the link: %s", e->job_id, err.msg);
+
     agent_job_terms terms = terms_of(e, 0);
     agent_policy_decision decision;
     if (!agent_policy_check(&service->setup->config, service->model_hash, &terms, &decision)) {
@@ -209,7 +215,6 @@ static void on_job(agent_service *service, proto_message *message)
         return;
     }
 
-    fl_error err = {0};
     if (agent_job_init(&service->job, e, service->setup->config.base_model_dir, &err) != FL_OK) {
         /* agent_job_init took the envelope; release it with the job. */
         agent_job_release(&service->job);
@@ -221,10 +226,6 @@ static void on_job(agent_service *service, proto_message *message)
     message->envelope = NULL;
     service->has_job = true;
     fl_log_set_context(service->job.id, -1, service->setup->config.site_id);
-    /* The job arrives in the coordinator's current round; replies must not be older. */
-    if (proto_link_set_job(service->link, service->job.id, service->job.envelope->round, &err) !=
-        FL_OK)
-        fl_warn("cannot set the job on the link: %s", err.msg);
     audit_decision(service, service->job.id, 0, "accepted", "accepted", decision.detail);
     fl_info("accepted job %s from researcher %s", service->job.id, service->job.desc->researcher);
     send_accept(service);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A site whose policy does not accept the job's researcher refuses the job;
 # the refusal and its reason show in `fedlora status` and in the site's
-# audit log, and the job still runs with the sites that accepted it.
+# audit log, and the job still runs with the sites that accepted it. A site
+# that ran that job refuses the next one under the next job's id.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup EXIT
 
@@ -44,5 +45,32 @@ import json, sys
 sites = json.load(open(sys.argv[1]))["rounds"][-1]["sites"]
 assert sorted(s["site"] for s in sites) == ["site-1", "site-2", "site-3"], sites
 PY
+
+# A site that took part in job-1 refuses job-2 (too many local steps): its refusal must
+# name job-2, or the coordinator drops it as a leftover of job-1 and the job waits.
+"$PY" - "$WORK" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1] + "/job.json"))
+job["id"] = "job-2"
+job["local_steps"] = 200000
+json.dump(job, open(sys.argv[1] + "/job-2.json", "w"))
+PY
+"$BIN/fedlora" job submit "$WORK/job-2.json" >"$WORK/submit-2.txt" 2>&1 ||
+    fl_fail "job-2 submit failed: $(cat "$WORK/submit-2.txt")"
+refused=""
+for _ in $(seq 1 100); do
+    "$BIN/fedlora" status --json >"$WORK/status-2.json" 2>/dev/null || true
+    refused=$("$PY" -c '
+import json, sys
+status = json.load(open(sys.argv[1]))
+print(next((s.get("refusal") or "" for s in status["sites"] if s["name"] == "site-1"), ""))
+' "$WORK/status-2.json" 2>/dev/null)
+    grep -q "job-2" <<<"$refused" && break
+    sleep 0.2
+done
+grep -q "local steps" <<<"$refused" ||
+    fl_fail "status shows no refusal of job-2 by site-1, which ran job-1: '$refused'"
+grep '"type":"refusal"' "$WORK/state/site-1/audit.jsonl" | grep -q '"job":"job-2"' ||
+    fl_fail "site-1's refusal message does not name job-2 in its audit log"
 
 fl_finish "policy refusal checks passed"
