@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "fc_stream.h"
 
@@ -55,6 +56,19 @@ double fc_quant_step(const fc_quant *q)
     return 1.0 / q->scale;
 }
 
+static bool outside(double x, double bound)
+{
+    return x > bound || x < -bound;
+}
+
+uint64_t fc_quant_count_clipped(const float *values, size_t count, double clip_bound)
+{
+    uint64_t clipped = 0;
+    for (size_t i = 0; i < count; i++)
+        clipped += outside(values[i], clip_bound);
+    return clipped;
+}
+
 int fc_quant_encode(uint32_t *out, uint64_t *clipped, const float *values, size_t count,
                     uint64_t first_index, uint32_t weight,
                     const uint8_t seed[FC_QUANT_SEED_BYTES], const fc_quant *q, fl_error *err)
@@ -79,7 +93,7 @@ int fc_quant_encode(uint32_t *out, uint64_t *clipped, const float *values, size_
                                     "element %" PRIu64 " is %g; the update contains a "
                                     "non-finite value, so training diverged",
                                     first_index + start + i, x);
-            if (x > bound || x < -bound) {
+            if (outside(x, bound)) {
                 x = x > bound ? bound : -bound;
                 (*clipped)++;
             }

@@ -49,6 +49,9 @@ int fc_quant_init(fc_quant *q, const fc_quant_params *params, fl_error *err) FL_
 /* Returns the quantisation step B / Q, the value of one level. */
 double fc_quant_step(const fc_quant *q);
 
+/* Returns how many of count values fall outside [-clip_bound, clip_bound], so clipping changes them. */
+uint64_t fc_quant_count_clipped(const float *values, size_t count, double clip_bound);
+
 /*
  * Quantises count values, the elements first_index.. of a vector, into out
  * as w (q + Q). The rounding noise is word first_index + i of the ChaCha20

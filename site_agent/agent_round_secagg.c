@@ -8,6 +8,7 @@
 
 #include "agent_round_internal.h"
 #include "fc_msg.h"
+#include "fc_quant.h"
 #include "fl_file.h"
 #include "fl_log.h"
 #include "fl_mem.h"
@@ -24,6 +25,9 @@ static void send_metrics(agent_round *round)
     metrics.download_ms = (uint64_t)(round->download_s * 1000.0);
     metrics.train_ms = (uint64_t)(round->result.train_s * 1000.0);
     metrics.evaluate_ms = (uint64_t)(round->result.eval_s * 1000.0);
+    metrics.clipped_values =
+        fc_quant_count_clipped(round->result.delta, round->context.job->trained_count,
+                               round->context.job->desc->secagg->clip_bound);
     Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
     envelope.body_case = FEDLORA__ENVELOPE__BODY_METRICS;
     envelope.metrics = &metrics;

@@ -6,8 +6,10 @@ deltas, within one quantisation step (secure aggregation rounds each value
 stochastically to a multiple of clip_bound / (2^(bits-1) - 1)).
 
 Each round is recomputed from the sites that the job history lists as
-participating, so a round that lost a site checks that secure aggregation
-removed the dropped site's masks.
+participating, in the attempt that completed, so a round that lost a site
+checks that secure aggregation removed the dropped site's masks. Each site's
+reported clipped_values must equal the count of its delta's values outside
+[-clip_bound, clip_bound].
 
 Usage: check_aggregate.py WORK_DIR DUMP_DIR SITES
 """
@@ -64,31 +66,45 @@ def main():
     layers = job["base_model"]["config"]["num_hidden_layers"]
     all_names = ["site-%d" % (i + 1) for i in range(sites)]
     history = json.load(open("%s/state/coordinator/jobs/%s/history.json" % (work, job["id"])))
-    participants = {}
+    participants, attempts, clipped = {}, {}, {}
     for entry in history["rounds"]:
         if entry["outcome"] == "completed":
-            participants[entry["round"]] = [s["site"] for s in entry["sites"] if s["participated"]]
+            sites_in = [s for s in entry["sites"] if s["participated"]]
+            participants[entry["round"]] = [s["site"] for s in sites_in]
+            attempts[entry["round"]] = entry.get("attempt", 0)
+            clipped[entry["round"]] = {s["site"]: s.get("clipped_values") for s in sites_in}
     failures = 0
 
     for number in range(1, rounds + 1):
         names = participants.get(number, all_names)
         next_names = participants.get(number + 1, all_names)
-        print("round %d: sites %s" % (number, ", ".join(names)))
-        prefix = [dump + "/%s-r%d-a0-" % (name, number) for name in names]
+        print("round %d (attempt %d): sites %s" % (number, attempts.get(number, 0),
+                                                   ", ".join(names)))
+        prefix = [dump + "/%s-r%d-a%d-" % (name, number, attempts.get(number, 0))
+                  for name in names]
         inputs = [read_floats(p + "adapter.bin") for p in prefix]
         for other in inputs[1:]:
             if not np.array_equal(other, inputs[0]):
                 print("FAIL: round %d: sites received different global adapters" % number)
                 failures += 1
-        deltas = [np.clip(read_floats(p + "delta.bin"), -secagg["clip_bound"],
-                          secagg["clip_bound"]) for p in prefix]
+        raw = [read_floats(p + "delta.bin") for p in prefix]
+        for name, delta in zip(names, raw):
+            outside = int(np.count_nonzero(np.abs(delta) > np.float32(secagg["clip_bound"])))
+            reported = clipped.get(number, {}).get(name)
+            print("round %d: %s clipped %d values, reported %s" % (number, name, outside, reported))
+            if reported is not None and reported != outside:
+                print("FAIL: round %d: %s reported %d clipped values, its delta has %d"
+                      % (number, name, reported, outside))
+                failures += 1
+        deltas = [np.clip(delta, -secagg["clip_bound"], secagg["clip_bound"]) for delta in raw]
         weights = [min(json.load(open(p + "metrics.json"))["examples"], secagg["max_weight"])
                    for p in prefix]
         mean = sum(w * d.astype(np.float64) for w, d in zip(weights, deltas)) / sum(weights)
         expected = inputs[0].astype(np.float64) + mean
 
         if number < rounds:
-            actual = read_floats(dump + "/%s-r%d-a0-adapter.bin" % (next_names[0], number + 1))
+            actual = read_floats(dump + "/%s-r%d-a%d-adapter.bin"
+                                 % (next_names[0], number + 1, attempts.get(number + 1, 0)))
         else:
             peft = "%s/state/coordinator/jobs/%s/round-%d/adapter/adapter_model.safetensors" % (
                 work, job["id"], number)

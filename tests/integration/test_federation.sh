@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A coordinator and 3 agents on loopback run 3 rounds of federated LoRA with
 # secure aggregation; every round completes and each global adapter equals
-# the previous one plus the weighted mean of the sites' quantised deltas.
+# the previous one plus the weighted mean of the sites' quantised deltas. The
+# clip bound is small enough to clip part of every delta, and each site
+# reports how many values clipping changed.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup EXIT
 
+JOB_EXTRA='{"secure_aggregation": {"clip_bound": 0.002, "bits": 16, "max_weight": 64}}'
 fl_make_project 3 || { fl_fail "project set-up failed"; fl_finish ""; }
 export FEDLORA_TEST_DUMP_DIR=$WORK/dump
 mkdir -p "$FEDLORA_TEST_DUMP_DIR"
@@ -24,7 +27,8 @@ assert [r["round"] for r in rounds] == [1, 2, 3], rounds
 for r in rounds:
     assert r["outcome"] == "completed", r
     assert all(site["participated"] for site in r["sites"]), r
-print("history: 3 rounds completed by all 3 sites")
+    assert any(site["clipped_values"] > 0 for site in r["sites"]), r
+print("history: 3 rounds completed by all 3 sites, with clipped values reported")
 PY
 
 "$PY" "$(dirname "$0")/check_aggregate.py" "$WORK" "$FEDLORA_TEST_DUMP_DIR" 3 ||
