@@ -1,5 +1,7 @@
 #include "agent_setup.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent_policy.h"
@@ -36,6 +38,19 @@ static int check_membership(agent_setup *setup, fl_error *err)
     return FL_OK;
 }
 
+/* Checks that the agent can read a data file named by key. */
+static int check_readable(const char *key, const char *path, fl_error *err)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return fl_error_set(err, FL_EIO,
+                            "[data] %s: %s: cannot open: %s; check the path, and that the "
+                            "agent's user may read the file",
+                            key, path, strerror(errno));
+    fclose(file);
+    return FL_OK;
+}
+
 /* Checks what start-up can check cheaply about the data and the model. */
 static int check_inputs(const agent_config *config, fl_error *err)
 {
@@ -45,11 +60,17 @@ static int check_inputs(const agent_config *config, fl_error *err)
                             "per site, so join them first (for example cat a.jsonl b.jsonl > "
                             "train.jsonl) and name that file",
                             config->train_files.count);
+    int rc = check_readable("train_files", config->train_files.items[0], err);
+    if (rc == FL_OK && config->validation_file != NULL)
+        rc = check_readable("validation_file", config->validation_file, err);
+    if (rc != FL_OK)
+        return rc;
+
     char path[4096];
     tr_config model;
     if (fl_path_format(path, sizeof(path), "%s/config.json", config->base_model_dir) != FL_OK)
         return fl_error_set(err, FL_ERANGE, "[data] base_model_dir is too long");
-    int rc = tr_config_load(&model, path, err);
+    rc = tr_config_load(&model, path, err);
     if (rc != FL_OK)
         return fl_error_prefix(err, "[data] base_model_dir: ");
 

@@ -31,14 +31,19 @@ echo '{"vocab_size": 64, "hidden_size": 16, "intermediate_size": 32, "num_hidden
 "$bin/fedlora" init-model --arch llama --config "$work/size.json" --out "$work/model" >/dev/null ||
     fail "init-model failed"
 
+mkdir -p "$work/data"
+for site in a b c; do
+    echo '{"text": "Patient reports chest pain on exertion."}' >"$work/data/$site.jsonl"
+done
+
 cat >"$work/project.json" <<JSON
 {"project": "cardio",
  "coordinator": {"endpoint": "tcp://127.0.0.1:7700", "bind": "tcp://127.0.0.1:7700",
                  "state_dir": "coordinator-state"},
  "sites": [{"name": "hospital-a", "train_files": ["data/a.jsonl"], "base_model_dir": "model"},
-           {"name": "hospital-b", "base_model_dir": "model"},
+           {"name": "hospital-b", "train_files": ["data/b.jsonl"], "base_model_dir": "model"},
            {"name": "hospital-c", "public_key_file": "site-c-machine/hospital-c.pub",
-            "base_model_dir": "model"}],
+            "train_files": ["data/c.jsonl"], "base_model_dir": "model"}],
  "researchers": [{"name": "alice"}]}
 JSON
 
@@ -66,6 +71,13 @@ sed -i "s|^key_file = .*|key_file = $work/site-c-machine/hospital-c.key|" \
     "$work/kits/sites/hospital-c/agent.conf"
 "$bin/fedlora-agent" --config "$work/kits/sites/hospital-c/agent.conf" --check 2>"$work/check.txt" ||
     fail "distributed site failed --check: $(cat "$work/check.txt")"
+
+# A training file the agent cannot open stops start-up, not the first round.
+mv "$work/data/b.jsonl" "$work/data/b.moved"
+output=$("$bin/fedlora-agent" --config "$work/kits/sites/hospital-b/agent.conf" --check 2>&1) &&
+    fail "an agent started without its training file"
+expect_error "$output" "train_files: $work/data/b.jsonl: cannot open"
+mv "$work/data/b.moved" "$work/data/b.jsonl"
 
 # A private key readable by others stops start-up.
 chmod 644 "$work/kits/sites/hospital-a/site.key"
