@@ -44,14 +44,21 @@ void rec_options_init(rec_options *options)
 
 static int not_utf8(const char *path, const char *text, size_t offset, fl_error *err)
 {
-    size_t line = 1;
-    for (size_t i = 0; i < offset; i++)
-        line += text[i] == '\n';
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < offset; i++) {
+        if (text[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    }
     return fl_error_set(err, FL_EFORMAT,
-                        "%s:%zu: not valid UTF-8 at byte offset %zu (byte 0x%02X); the file is "
-                        "probably in another encoding such as GB18030. Convert it, for example: "
-                        "iconv -f GB18030 -t UTF-8 '%s' > converted.jsonl",
-                        path, line, offset, (unsigned char)text[offset], path);
+                        "%s:%zu: not valid UTF-8 at byte %zu of the line (0x%02X), so the file "
+                        "uses another encoding. Find out which with 'file -i %s' (Chinese "
+                        "hospital systems often write GB18030, Western ones Windows-1252), then "
+                        "convert it, for example: iconv -f GB18030 -t UTF-8 '%s' > "
+                        "converted.jsonl",
+                        path, line, offset - line_start + 1, (unsigned char)text[offset], path,
+                        path);
 }
 
 /* Per-file reading state. */

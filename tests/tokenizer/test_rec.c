@@ -536,7 +536,7 @@ static const bad_case BAD_CASES[] = {
     {"unknown_format.jsonl", "{\"question\": \"a\", \"answer\": \"b\"}\n", CHAT_CHATML,
      {"unknown_format.jsonl:1:", "cannot tell the record format", "--format"}},
     {"gb18030.jsonl", "{\"text\": \"ok\"}\n{\"text\": \"\xBB\xBC\xD5\xDF\"}\n", CHAT_CHATML,
-     {"gb18030.jsonl:2:", "byte offset 25", "iconv -f GB18030"}},
+     {"gb18030.jsonl:2:", "byte 11 of the line", "iconv -f GB18030"}},
     {"no_chat.jsonl", "{\"prompt\": \"a\", \"completion\": \"b\"}\n", CHAT_UNKNOWN,
      {"no_chat.jsonl:1:", "--chat-format", NULL}},
     {"llama2_order.jsonl",
