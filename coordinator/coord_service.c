@@ -39,6 +39,7 @@ typedef struct site_entry {
     uint64_t examples;
     char refusal[PROTO_MAX_DETAIL + 1];      /* last refusal of the active job */
     char refusal_code[64];                   /* its reason code, as named in fedlora.proto */
+    bool refused_terms;                      /* it refused the active job's own terms */
     uint64_t session;                        /* session of its last Hello; 0 before any */
     double abort_repeated_at;                /* when an abort was last repeated to it */
 } site_entry;
@@ -165,6 +166,7 @@ static void release_job(coord_service *service)
         service->sites[i].accepted_job[0] = '\0';
         service->sites[i].refusal[0] = '\0';
         service->sites[i].refusal_code[0] = '\0';
+        service->sites[i].refused_terms = false;
     }
     fl_log_set_context(NULL, -1, NULL);
 }
@@ -518,21 +520,65 @@ static void on_job_accept(coord_service *service, site_entry *site,
     site->examples = envelope->job_accept->example_count;
     site->refusal[0] = '\0';
     site->refusal_code[0] = '\0';
+    site->refused_terms = false;
     fl_info("site %s accepted job %s with %llu training examples", site->party->name,
             service->job.id, (unsigned long long)site->examples);
 }
 
-static void on_refusal(coord_service *service, site_entry *site, const Fedlora__Refusal *refusal)
+/* True for refusals of the job's own terms, which stand until the site's policy changes. */
+static bool refuses_job_terms(Fedlora__RefusalReason reason)
 {
+    return reason != FEDLORA__REFUSAL_REASON__REFUSAL_TOO_FEW_SITES &&
+           reason != FEDLORA__REFUSAL_REASON__REFUSAL_POLICY_OTHER;
+}
+
+/*
+ * Fails the active job when the sites that refused its terms leave fewer
+ * sites than its min_sites, naming each refusal, instead of waiting for
+ * sites until the round deadline.
+ */
+static void fail_if_too_few_can_accept(coord_service *service)
+{
+    size_t refused = 0;
+    char reasons[600] = "";
+    for (size_t i = 0; i < service->site_count; i++) {
+        const site_entry *site = &service->sites[i];
+        if (!site->refused_terms)
+            continue;
+        refused++;
+        size_t used = strlen(reasons);
+        snprintf(reasons + used, sizeof(reasons) - used, "%s%s (%s)", used > 0 ? ", " : "",
+                 site->party->name, site->refusal_code);
+    }
+    size_t can_accept = service->site_count - refused;
+    if (can_accept >= (size_t)service->job.min_sites)
+        return;
+
+    char reason[1024];
+    snprintf(reason, sizeof(reason),
+             "only %zu of %zu sites can accept the job (min_sites %d); change it, or ask the "
+             "sites to change their policy, and submit it under a new id. Refused by: %s",
+             can_accept, service->site_count, service->job.min_sites, reasons);
+    finish_job(service, COORD_JOB_FAILED, reason);
+}
+
+static void on_refusal(coord_service *service, site_entry *site, const Fedlora__Envelope *e)
+{
+    const Fedlora__Refusal *refusal = e->refusal;
     site->accepted_job[0] = '\0';
     snprintf(site->refusal, sizeof(site->refusal), "%s", refusal->detail);
     const ProtobufCEnumValue *reason =
         protobuf_c_enum_descriptor_get_value(&fedlora__refusal_reason__descriptor, refusal->reason);
     snprintf(site->refusal_code, sizeof(site->refusal_code), "%s",
              reason ? reason->name : "unknown");
-    fl_warn("site %s refused job %s (%s): %s", site->party->name,
-            service->has_job ? service->job.id : "-", reason ? reason->name : "unknown",
-            refusal->detail);
+    fl_warn("site %s refused job %s (%s): %s", site->party->name, e->job_id,
+            reason ? reason->name : "unknown", refusal->detail);
+
+    if (!service->has_job || strcmp(e->job_id, service->job.id) != 0)
+        return;
+    site->refused_terms = refuses_job_terms(refusal->reason);
+    if (site->refused_terms)
+        fail_if_too_few_can_accept(service);
 }
 
 /*
@@ -622,7 +668,7 @@ static void dispatch(coord_service *service, proto_message *message)
     switch (e->body_case) {
     case FEDLORA__ENVELOPE__BODY_HELLO: on_hello(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_JOB_ACCEPT: on_job_accept(service, site, e); break;
-    case FEDLORA__ENVELOPE__BODY_REFUSAL: on_refusal(service, site, e->refusal); break;
+    case FEDLORA__ENVELOPE__BODY_REFUSAL: on_refusal(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_HEARTBEAT: on_heartbeat(service, site, e); break;
     case FEDLORA__ENVELOPE__BODY_ERROR:
         fl_warn("site %s reports an error: %s", site->party->name, e->error->detail);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A site whose policy does not accept the job's researcher refuses the job;
 # the refusal and its reason show in `fedlora status` and in the site's
-# audit log, and the job still runs with the sites that accepted it. A site
-# that ran that job refuses the next one under the next job's id.
+# audit log, and the job still runs with the sites that accepted it. Sites
+# that ran that job refuse the next one under the next job's id, and a job
+# that too few sites accept fails at once with their reasons.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup EXIT
 
@@ -46,8 +47,9 @@ sites = json.load(open(sys.argv[1]))["rounds"][-1]["sites"]
 assert sorted(s["site"] for s in sites) == ["site-1", "site-2", "site-3"], sites
 PY
 
-# A site that took part in job-1 refuses job-2 (too many local steps): its refusal must
-# name job-2, or the coordinator drops it as a leftover of job-1 and the job waits.
+# Sites that took part in job-1 refuse job-2 (too many local steps). Their refusals must
+# name job-2, or the coordinator drops them as leftovers of job-1; with every site refusing,
+# job-2 fails at once with the sites' reasons instead of waiting for its round deadline.
 "$PY" - "$WORK" <<'PY'
 import json, sys
 job = json.load(open(sys.argv[1] + "/job.json"))
@@ -57,19 +59,17 @@ json.dump(job, open(sys.argv[1] + "/job-2.json", "w"))
 PY
 "$BIN/fedlora" job submit "$WORK/job-2.json" >"$WORK/submit-2.txt" 2>&1 ||
     fl_fail "job-2 submit failed: $(cat "$WORK/submit-2.txt")"
-refused=""
-for _ in $(seq 1 100); do
-    "$BIN/fedlora" status --json >"$WORK/status-2.json" 2>/dev/null || true
-    refused=$("$PY" -c '
-import json, sys
-status = json.load(open(sys.argv[1]))
-print(next((s.get("refusal") or "" for s in status["sites"] if s["name"] == "site-1"), ""))
-' "$WORK/status-2.json" 2>/dev/null)
-    grep -q "job-2" <<<"$refused" && break
-    sleep 0.2
-done
-grep -q "local steps" <<<"$refused" ||
-    fl_fail "status shows no refusal of job-2 by site-1, which ran job-1: '$refused'"
+fl_wait_status failed 30 job-2 || fl_fail "job-2, which every site refused, did not fail"
+fl_wait_log "$WORK/coordinator.log" "site site-1 refused job job-2" 10 ||
+    fl_fail "site-1's refusal of job-2 did not reach the coordinator"
+reason=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["reason"])' \
+    "$WORK/state/coordinator/jobs/job-2/state.json" 2>/dev/null)
+grep -q "sites can accept the job (min_sites 3)" <<<"$reason" ||
+    fl_fail "job-2's reason does not count the sites that can accept it: '$reason'"
+grep -Eq "site-[123] \(REFUSAL_TOO_MANY_LOCAL_STEPS\)" <<<"$reason" ||
+    fl_fail "job-2's reason does not name the refusing sites: '$reason'"
+grep -q "site site-1 refused job job-2 (REFUSAL_TOO_MANY_LOCAL_STEPS): job job-2 asks for 200000" \
+    "$WORK/coordinator.log" || fl_fail "the coordinator log lacks site-1's reason for job-2"
 grep '"type":"refusal"' "$WORK/state/site-1/audit.jsonl" | grep -q '"job":"job-2"' ||
     fl_fail "site-1's refusal message does not name job-2 in its audit log"
 
