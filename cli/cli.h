@@ -61,6 +61,12 @@ bool cli_to_double(const char *command, const char *option, const char *text, do
                    double max, double *out);
 
 /*
+ * Checks that dir, the value of --option, is a Hugging Face model folder (it has a
+ * config.json). On failure prints "fedlora COMMAND: --OPTION DIR: ..." and returns false.
+ */
+bool cli_check_model_dir(const char *command, const char *option, const char *dir);
+
+/*
  * Sets and returns the configuration file given as `fedlora --config FILE
  * COMMAND`, before the command name. NULL when none was given.
  */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CLI_MAX_OPTIONS 63
 
@@ -128,4 +129,17 @@ bool cli_to_double(const char *command, const char *option, const char *text, do
     }
     *out = value;
     return true;
+}
+
+bool cli_check_model_dir(const char *command, const char *option, const char *dir)
+{
+    char path[4096];
+    int length = snprintf(path, sizeof(path), "%s/config.json", dir);
+    if (length > 0 && (size_t)length < sizeof(path) && access(path, R_OK) == 0)
+        return true;
+    fprintf(stderr,
+            "fedlora %s: --%s %s: not a Hugging Face model folder (%s is missing or not "
+            "readable); name the folder that holds config.json and the *.safetensors files\n",
+            command, option, dir, path);
+    return false;
 }

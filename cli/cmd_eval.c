@@ -44,6 +44,8 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "fedlora eval: --model and --data are required\n");
         return 2;
     }
+    if (!cli_check_model_dir("eval", "model", o.model_dir))
+        return 2;
     const char *text;
     int64_t number;
     if ((text = cli_get(&args, s_options, OPTION_COUNT, "seq-len")) != NULL) {

@@ -83,6 +83,8 @@ int cmd_merge(int argc, char **argv)
         fprintf(stderr, "fedlora %s: --model, --adapter and --out are required\n", COMMAND);
         return 2;
     }
+    if (!cli_check_model_dir(COMMAND, "model", model_dir))
+        return 2;
 
     fl_error err = {0};
     if (merge(model_dir, adapter_dir, out, &err) != FL_OK) {

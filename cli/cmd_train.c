@@ -125,7 +125,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "fedlora train: --model, --data and --out are required\n");
         return 2;
     }
-    if (!parse_mode(&args, &o) || !parse_numbers(&args, &o))
+    if (!cli_check_model_dir("train", "model", o.model_dir) || !parse_mode(&args, &o) ||
+        !parse_numbers(&args, &o))
         return 2;
     o.lora_seed = o.seed;
     const char *targets = cli_get(&args, s_options, OPTION_COUNT, "targets");

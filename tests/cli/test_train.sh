@@ -52,6 +52,10 @@ grep -q "missing.jsonl" <<<"$output" || fail "the error does not name the file: 
 output=$("$bin/fedlora" train --model "$work/model" --data "$work/data/site-1.jsonl" \
     --out "$work/x" --mode half 2>&1) && fail "an unknown mode was accepted"
 grep -q "'half'" <<<"$output" || fail "the error does not name the mode: $output"
+output=$("$bin/fedlora" train --model "$work/modl" --data "$work/data/site-1.jsonl" \
+    --out "$work/x" 2>&1) && fail "training with a wrong --model succeeded"
+grep -q -- "--model $work/modl: not a Hugging Face model folder" <<<"$output" ||
+    fail "the error does not name --model and its value: $output"
 # An --out that is a file fails before training, not after it.
 touch "$work/a-file"
 output=$("$bin/fedlora" train --model "$work/model" --data "$work/data/site-1.jsonl" \
