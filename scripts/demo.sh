@@ -87,8 +87,8 @@ job = {"id": "demo-job", "researcher": "researcher",
 json.dump(job, open(demo + "/job.json", "w"), indent=2)
 PY
 coordinator_conf=$DEMO/kits/coordinator/coordinator.conf
-"$BIN/fedlora-coordinator" --config "$coordinator_conf" --submit "$DEMO/job.json" \
-    2>>"$DEMO/logs/coordinator.log"
+# The researcher's commands read the researcher kit's configuration.
+export FEDLORA_CONFIG=$DEMO/kits/researchers/researcher/fedlora.conf
 
 step "Starting the coordinator and three hospital agents"
 "$BIN/fedlora-coordinator" --config "$coordinator_conf" >>"$DEMO/logs/coordinator.log" 2>&1 &
@@ -99,15 +99,17 @@ for i in 1 2 3; do
     PIDS+=($!)
 done
 
+step "Submitting the job as the researcher: fedlora job submit"
+"$BIN/fedlora" job submit "$DEMO/job.json"
 state=$DEMO/state/coordinator/jobs/demo-job
 fl_wait_job "$state" 600
+
+step "Exporting the adapter (fedlora export) and writing the report"
+rm -rf "$DEMO/adapter"
+"$BIN/fedlora" export --job demo-job --out "$DEMO/adapter"
 stop_daemons
 PIDS=()
-
-step "Exporting the adapter and writing the report"
-last_round=$(ls -d "$state"/round-* | sed 's/.*round-//' | sort -n | tail -1)
-rm -rf "$DEMO/adapter"
-cp -r "$state/round-$last_round/adapter" "$DEMO/adapter"
+echo "The global adapter on hospital-1's validation records (fedlora eval):"
 "$BIN/fedlora" eval --model "$DEMO/base-model" --adapter "$DEMO/adapter" \
     --data "$DEMO/data/site-1-val.jsonl"
 "$BIN/fedlora" report --history "$state/history.json" --out "$DEMO/report.html"
