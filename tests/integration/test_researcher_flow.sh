@@ -16,6 +16,8 @@ json.dump(job, open(sys.argv[1], "w"))
 PY
 
 fl_start_coordinator
+# Steps of at least 0.3 s make each round last over a second, longer than the status poll.
+export FEDLORA_TEST_STEP_DELAY_MS=300
 for site in 1 2 3; do
     fl_start_agent "$site"
 done
