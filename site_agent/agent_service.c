@@ -31,6 +31,7 @@ struct agent_service {
     bool has_job;
     agent_job job;
     agent_round *round;
+    agent_control control; /* control messages of the latest round attempt */
     bool audit_failed;     /* an entry could not be written: the agent stops */
 };
 
@@ -126,6 +127,7 @@ static agent_job_terms terms_of(const Fedlora__Envelope *e, uint32_t selected_si
 static void forget_job(agent_service *service)
 {
     agent_round_destroy(&service->round);
+    agent_control_release(&service->control, service->link);
     if (service->has_job)
         agent_job_release(&service->job);
     service->has_job = false;
@@ -206,13 +208,16 @@ static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
         .work_root = service->work_root,
         .chunk_size = PROTO_DEFAULT_CHUNK,
         .transfer = service->transfer,
+        .control = &service->control,
     };
     if (agent_round_start(&service->round, &context, e->round, start, &err) != FL_OK) {
         fl_warn("cannot take part in round %llu: %s", (unsigned long long)e->round, err.msg);
         audit_decision(service, e->job_id, (int64_t)e->round, "rejected", "round_setup",
                        err.msg);
         send_refusal(service, FEDLORA__REFUSAL_REASON__REFUSAL_POLICY_OTHER, err.msg);
+        return;
     }
+    agent_control_start(&service->control, service->link, e);
 }
 
 static void on_abort(agent_service *service, const Fedlora__Envelope *e)
@@ -238,13 +243,19 @@ static void on_abort(agent_service *service, const Fedlora__Envelope *e)
 
 static void dispatch(agent_service *service, proto_message *message)
 {
+    const Fedlora__Envelope *e = message->envelope;
+    if (agent_control_is_duplicate(&service->control, service->link, e))
+        return;
+    /* Recorded first, because the round may answer it at once. */
+    if (service->round != NULL && e->body_case != FEDLORA__ENVELOPE__BODY_ROUND_START)
+        agent_control_received(&service->control, service->link, e);
+
     bool handled = false;
     if (service->round != NULL)
         agent_round_on_message(service->round, message, &handled);
     if (handled)
         return;
 
-    const Fedlora__Envelope *e = message->envelope;
     switch (e->body_case) {
     case FEDLORA__ENVELOPE__BODY_HELLO: fl_info("connected to the coordinator"); break;
     case FEDLORA__ENVELOPE__BODY_JOB: on_job(service, message); break;
