@@ -1,4 +1,4 @@
-/* Tests of how a site tells repeated round control messages from new ones. */
+/* Tests of how a site distinguishes repeated round control messages from new ones. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
