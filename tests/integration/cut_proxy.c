@@ -18,10 +18,14 @@
  * receives SIGUSR1. From then on, the first single read in --direction that
  * returns N bytes or more cuts its connection, and those bytes are dropped.
  * A test sends the signal when only heartbeats flow, so the cut takes the next
- * larger message (a round control message) with it.
+ * larger message (a round control message) with it. With --signal-read-action
+ * forward, the proxy forwards that read and cuts right after it instead.
+ * --accept-pause-ms MS makes the proxy accept no connection for MS ms after
+ * each cut, so the client stays disconnected for that long.
  *
  * Usage: cut_proxy --listen PORT --target PORT --direction down|up
- *                  (--cut-after-bytes N | --cut-on-signal-read N) [--cuts K]
+ *                  (--cut-after-bytes N | --cut-on-signal-read N)
+ *                  [--signal-read-action drop|forward] [--accept-pause-ms MS] [--cuts K]
  * Runs until killed. Exit status 2 on a usage or socket set-up error.
  */
 #include <arpa/inet.h>
@@ -35,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNECTIONS 32
@@ -50,7 +55,8 @@ typedef struct stream {
     size_t length;  /* bytes in buffer */
     size_t written; /* of those, already written */
     uint64_t total; /* bytes written over the connection's life */
-    bool cut_read;  /* a read that must cut the connection arrived and was dropped */
+    bool cut_read;  /* a read that must cut the connection was dropped or forwarded */
+    bool cut_after_write; /* cut once the buffered read has been forwarded */
 } stream;
 
 typedef struct connection {
@@ -64,6 +70,8 @@ typedef struct proxy_options {
     uint16_t listen_port, target_port;
     uint64_t cut_after;     /* 0 in signal mode */
     uint64_t signal_read;   /* --cut-on-signal-read; 0 when not in signal mode */
+    bool forward_trigger;   /* --signal-read-action forward */
+    uint64_t accept_pause_ms;
     int direction;
     int cuts;
 } proxy_options;
@@ -88,6 +96,10 @@ static void usage(void)
                     "  --cut-on-signal-read N  after SIGUSR1, cut a connection at the first "
                     "read of\n"
                     "                          N bytes or more in --direction, dropping them\n"
+                    "  --signal-read-action A  drop (default) or forward the read that "
+                    "cuts\n"
+                    "  --accept-pause-ms MS    accept no connection for MS ms after a cut, "
+                    "default 0\n"
                     "  --direction down|up     down: target to client; up: client to target\n"
                     "  --cuts K                connections to cut, default 1\n");
 }
@@ -119,6 +131,11 @@ static bool parse_options(int argc, char **argv, proxy_options *o)
             ok = parse_number(value, UINT64_MAX, &o->cut_after) && o->cut_after > 0;
         } else if (strcmp(name, "--cut-on-signal-read") == 0) {
             ok = parse_number(value, BUFFER_BYTES, &o->signal_read) && o->signal_read > 0;
+        } else if (strcmp(name, "--signal-read-action") == 0) {
+            ok = strcmp(value, "drop") == 0 || strcmp(value, "forward") == 0;
+            o->forward_trigger = strcmp(value, "forward") == 0;
+        } else if (strcmp(name, "--accept-pause-ms") == 0) {
+            ok = parse_number(value, 600000, &o->accept_pause_ms);
         } else if (strcmp(name, "--cuts") == 0) {
             ok = parse_number(value, 1000, &number);
             o->cuts = (int)number;
@@ -212,11 +229,12 @@ static void accept_client(int listener, const proxy_options *o, connection *tabl
 /*
  * Moves bytes of one direction: reads when the buffer is empty and writes what
  * the buffer contains. A stream that may still be cut never reads past the cut point.
- * A read of at least cut_read bytes (0: none) is dropped and sets s->cut_read.
+ * A read of at least cut_read bytes (0: none) sets s->cut_read: at once when
+ * it is dropped, or once written when forward is true.
  * Returns false when a socket closed or failed.
  */
 static bool pump(connection *c, int direction, short read_events, short write_events,
-                 uint64_t limit, uint64_t cut_read)
+                 uint64_t limit, uint64_t cut_read, bool forward)
 {
     stream *s = &c->streams[direction];
     int from = c->fds[direction == UP ? 0 : 1], to = c->fds[direction == UP ? 1 : 0];
@@ -232,7 +250,11 @@ static bool pump(connection *c, int direction, short read_events, short write_ev
         if (cut_read > 0 && got > 0 && (uint64_t)got < cut_read)
             fprintf(stderr, "cut_proxy: connection %d: forwarded a read of %zd bytes %s\n",
                     c->number, got, direction_names[direction]);
-        if (cut_read > 0 && got > 0 && (uint64_t)got >= cut_read) {
+        if (cut_read > 0 && got > 0 && (uint64_t)got >= cut_read && forward) {
+            s->cut_after_write = true;
+            fprintf(stderr, "cut_proxy: connection %d: forwarding a read of %zd bytes %s, then "
+                            "cutting\n", c->number, got, direction_names[direction]);
+        } else if (cut_read > 0 && got > 0 && (uint64_t)got >= cut_read) {
             s->cut_read = true;
             fprintf(stderr, "cut_proxy: connection %d: dropped a read of %zd bytes %s\n",
                     c->number, got, direction_names[direction]);
@@ -251,8 +273,16 @@ static bool pump(connection *c, int direction, short read_events, short write_ev
         }
         if (s->written == s->length)
             s->length = s->written = 0;
+        s->cut_read = s->cut_read || (s->cut_after_write && s->length == 0);
     }
     return true;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 static void serve(int listener, const proxy_options *o)
@@ -265,6 +295,7 @@ static void serve(int listener, const proxy_options *o)
     }
     int accepted = 0, cuts_done = 0;
     bool armed_logged = false;
+    int64_t accept_from_ms = 0; /* no accepting before this time, after a cut */
     for (;;) {
         if (signal_armed && !armed_logged) {
             fprintf(stderr, "cut_proxy: SIGUSR1 received; cutting at the next read of %llu bytes "
@@ -272,7 +303,8 @@ static void serve(int listener, const proxy_options *o)
             armed_logged = true;
         }
         struct pollfd fds[1 + 2 * MAX_CONNECTIONS];
-        fds[0] = (struct pollfd){.fd = listener, .events = POLLIN};
+        int64_t pause_left = accept_from_ms - monotonic_ms();
+        fds[0] = (struct pollfd){.fd = pause_left > 0 ? -1 : listener, .events = POLLIN};
         for (int i = 0; i < MAX_CONNECTIONS; i++) {
             for (int side = 0; side < 2; side++) {
                 const connection *c = &table[i];
@@ -286,7 +318,7 @@ static void serve(int listener, const proxy_options *o)
                     .fd = c->open ? c->fds[side] : -1, .events = events};
             }
         }
-        if (poll(fds, 1 + 2 * MAX_CONNECTIONS, -1) < 0) {
+        if (poll(fds, 1 + 2 * MAX_CONNECTIONS, pause_left > 0 ? (int)pause_left : -1) < 0) {
             if (errno == EINTR)
                 continue;
             fprintf(stderr, "cut_proxy: poll failed: %s\n", strerror(errno));
@@ -305,10 +337,10 @@ static void serve(int listener, const proxy_options *o)
             uint64_t cut_read = armed && signal_armed ? o->signal_read : 0;
             short client = fds[1 + 2 * i].revents, target = fds[2 + 2 * i].revents;
             bool up_ok = pump(c, UP, client, target, o->direction == UP ? limit : UINT64_MAX,
-                              o->direction == UP ? cut_read : 0);
+                              o->direction == UP ? cut_read : 0, o->forward_trigger);
             bool down_ok = pump(c, DOWN, target, client,
                                 o->direction == DOWN ? limit : UINT64_MAX,
-                                o->direction == DOWN ? cut_read : 0);
+                                o->direction == DOWN ? cut_read : 0, o->forward_trigger);
             if (armed && (c->streams[o->direction].total >= limit ||
                           c->streams[o->direction].cut_read)) {
                 cuts_done++;
@@ -316,6 +348,7 @@ static void serve(int listener, const proxy_options *o)
                         c->number, (unsigned long long)c->streams[o->direction].total,
                         direction_names[o->direction], cuts_done, o->cuts);
                 close_connection(c, "cut");
+                accept_from_ms = monotonic_ms() + (int64_t)o->accept_pause_ms;
             } else if (!up_ok || !down_ok) {
                 close_connection(c, !up_ok ? "the client's side ended" : "the target's side ended");
             }
