@@ -3,7 +3,7 @@
  *
  * ZeroMQ drops what a ROUTER sends to a peer whose connection closed, and
  * what was queued on a connection that a cut ended. Chunked transfers recover
- * by their own queries; a control message (RoundStart, the KeyList, the
+ * by their own queries. A control message (RoundStart, the KeyList, the
  * share relay, UnmaskRequest) is kept per site instead and resent while the
  * site's heartbeats show that it, or the site's reply to it, did not arrive.
  * The site takes a repeated message as a request to resend its reply, and both
@@ -47,7 +47,7 @@ void round_send(coord_round *round, round_site *site, Fedlora__Envelope *envelop
                        proto_body_name(envelope->body_case), err.msg);
         return;
     }
-    fl_warn("round %llu: sending %s to %s failed (%s); it is resent once the site's "
+    fl_warn("round %llu: sending %s to %s failed: %s. It is resent once the site's "
             "heartbeats show it missing", (unsigned long long)round->number,
             proto_body_name(envelope->body_case), site->name, err.msg);
 }
@@ -63,14 +63,18 @@ void round_note_progress(coord_round *round, round_site *site, const Fedlora__En
     site->progress_replied = this_attempt ? progress->control_replied : 0;
 }
 
-/* True when the site's reply to control step `step` has arrived. Step 3 has none. */
+/*
+ * True when the site's reply to control step `step` has arrived. The masked
+ * upload replies to step 3, so a control message in reply to it can only be
+ * an Abort, which takes the site out once it arrives.
+ */
 static bool reply_arrived(const round_site *site, uint32_t step)
 {
     switch (step) {
     case 1: return site->advertised;
     case 2: return site->shared;
     case 4: return site->unmasked;
-    default: return true;
+    default: return false;
     }
 }
 

@@ -60,7 +60,7 @@ static void resend_replies(const agent_control *control, proto_link *link, const
         char *sender = reply->sender, *job_id = reply->job_id;
         fl_error err = {0};
         if (proto_link_send(link, NULL, reply, &err) != FL_OK)
-            fl_warn("resending %s failed: %s; the coordinator repeats its request",
+            fl_warn("resending %s failed: %s. The coordinator repeats its request",
                     proto_body_name(reply->body_case), err.msg);
         reply->sender = sender;
         reply->job_id = job_id;
@@ -110,6 +110,16 @@ void agent_control_received(agent_control *control, proto_link *link,
     control->received = step;
     proto_body_hash(envelope, control->received_hash);
     report(control, link);
+}
+
+void agent_control_failed(agent_control *control, proto_link *link,
+                          const Fedlora__Envelope *abort)
+{
+    if (control->round == 0)
+        return;
+    drop_replies(control);
+    control->replied = control->received;
+    agent_control_replied(control, link, abort);
 }
 
 void agent_control_replied(agent_control *control, proto_link *link,

@@ -36,7 +36,7 @@ typedef struct agent_control {
     size_t reply_count;
 } agent_control;
 
-/* Frees the kept replies and forgets the round attempt; reports no progress on link. */
+/* Frees the kept replies and forgets the round attempt, so link reports no progress. */
 void agent_control_release(agent_control *control, proto_link *link);
 
 /* Starts recording the attempt that the RoundStart envelope opens. */
@@ -67,5 +67,13 @@ void agent_control_received(agent_control *control, proto_link *link,
  */
 void agent_control_replied(agent_control *control, proto_link *link,
                            const Fedlora__Envelope *envelope);
+
+/*
+ * Keeps a copy of abort, the Abort the site sent when its part of the round
+ * failed, as the only reply to the latest control message processed, so a
+ * lost Abort is resent like any other reply.
+ */
+void agent_control_failed(agent_control *control, proto_link *link,
+                          const Fedlora__Envelope *abort);
 
 #endif

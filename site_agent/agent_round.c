@@ -40,7 +40,7 @@ void agent_round_send(agent_round *round, Fedlora__Envelope *envelope)
     if (rc == FL_OK || rc == FL_ETIMEOUT)
         agent_control_replied(round->context.control, round->context.link, envelope);
     if (rc == FL_ETIMEOUT)
-        fl_warn("round %llu: sending %s failed: %s; it is resent when the coordinator repeats "
+        fl_warn("round %llu: sending %s failed: %s. It is resent when the coordinator repeats "
                 "its request", (unsigned long long)round->number,
                 proto_body_name(envelope->body_case), err.msg);
     else if (rc != FL_OK)

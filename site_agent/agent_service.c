@@ -283,6 +283,7 @@ static void finish_round(agent_service *service)
         envelope.body_case = FEDLORA__ENVELOPE__BODY_ABORT;
         envelope.abort = &abort_body;
         send(service, &envelope);
+        agent_control_failed(&service->control, service->link, &envelope);
     }
     agent_round_destroy(&service->round);
     proto_link_set_state(service->link, FEDLORA__AGENT_STATE__AGENT_STATE_IDLE);

@@ -133,6 +133,32 @@ static void test_replies_kept_per_step(void **state)
     assert_int_equal(control.round, 0);
 }
 
+static void test_abort_becomes_reply(void **state)
+{
+    (void)state;
+    agent_control control;
+    proto_fixture round_start, metrics, advertise, key_list, abort;
+    start_round(&control, &round_start);
+    proto_fixture_init(&metrics, FEDLORA__ENVELOPE__BODY_METRICS);
+    proto_fixture_init(&advertise, FEDLORA__ENVELOPE__BODY_ADVERTISE_KEYS);
+    proto_fixture_init(&key_list, FEDLORA__ENVELOPE__BODY_ADVERTISE_KEYS);
+    proto_fixture_init(&abort, FEDLORA__ENVELOPE__BODY_ABORT);
+    agent_control_replied(&control, NULL, &metrics.envelope);
+    agent_control_replied(&control, NULL, &advertise.envelope);
+
+    /* The site fails while working on the key list, before it replied. */
+    agent_control_received(&control, NULL, &key_list.envelope);
+    agent_control_failed(&control, NULL, &abort.envelope);
+    assert_int_equal(control.replied, 2);
+    assert_int_equal(control.reply_count, 1);
+
+    /* Failing again after a reply to the same step leaves the Abort alone. */
+    agent_control_failed(&control, NULL, &abort.envelope);
+    assert_int_equal(control.replied, 2);
+    assert_int_equal(control.reply_count, 1);
+    agent_control_release(&control, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_steps_advance_in_order),
         cmocka_unit_test(test_other_round_not_copy),
         cmocka_unit_test(test_replies_kept_per_step),
+        cmocka_unit_test(test_abort_becomes_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
