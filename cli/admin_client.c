@@ -300,7 +300,7 @@ int admin_client_call(admin_client *client, Fedlora__Admin__Request *request,
                       Fedlora__Admin__Response **response, fl_error *err)
 {
     *response = NULL;
-    request->protocol_version = PROTO_VERSION;
+    request->protocol_version = PROTO_ADMIN_VERSION;
     request->request_id = 0;
     while (request->request_id == 0)
         randombytes_buf(&request->request_id, sizeof(request->request_id));

@@ -19,7 +19,7 @@ void admin_reply_init(admin_reply *reply, uint64_t request_id)
 {
     memset(reply, 0, sizeof(*reply));
     fedlora__admin__response__init(&reply->response);
-    reply->response.protocol_version = PROTO_VERSION;
+    reply->response.protocol_version = PROTO_ADMIN_VERSION;
     reply->response.request_id = request_id;
 }
 

@@ -56,19 +56,6 @@ round_site *round_find(coord_round *round, const char *name)
     return NULL;
 }
 
-void round_send(coord_round *round, round_site *site, Fedlora__Envelope *envelope)
-{
-    /*
-     * TODO: control messages go out once, unlike chunked transfers, which resume.
-     * One lost with a connection leaves the round waiting for this site until
-     * its deadline, and one sent while the site reconnects takes the site out.
-     */
-    fl_error err = {0};
-    if (proto_link_send(round->context.link, site->name, envelope, &err) != FL_OK)
-        round_site_out(round, site, "sending %s failed: %s",
-                       proto_body_name(envelope->body_case), err.msg);
-}
-
 static int adapter_reader(void *context, uint64_t offset, uint8_t *buffer, size_t length,
                           fl_error *err)
 {
@@ -176,6 +163,12 @@ static void start_transfers(coord_round *round, char **names)
         if (rc == FL_OK)
             rc = proto_outgoing_start(&site->adapter_transfer, round->context.link, site->name,
                                       site->adapter_sender, false, &err);
+        /* A site that is not connected at the moment answers one of the later queries. */
+        if (rc == FL_ENOTFOUND || rc == FL_ETIMEOUT) {
+            fl_info("round %llu: adapter transfer to %s waits for the site to reconnect: %s",
+                    (unsigned long long)round->number, site->name, err.msg);
+            rc = FL_OK;
+        }
         if (rc != FL_OK)
             round_site_out(round, site, "adapter transfer failed to start: %s", err.msg);
         site->adapter_started = rc == FL_OK;
@@ -225,6 +218,7 @@ void coord_round_destroy(coord_round **round)
         round_site *site = &r->sites[i];
         proto_chunk_sender_destroy(&site->adapter_sender);
         proto_chunk_receiver_destroy(&site->upload);
+        free(site->control);
         if (site->spool_fd >= 0)
             close(site->spool_fd);
         if (site->spool_path[0] != '\0')

@@ -18,6 +18,21 @@ typedef struct round_site {
     bool adapter_started;
 
     bool advertised, shared, unmasked;
+    /* BLAKE2b of the accepted AdvertiseKeys, ShareKeys and UnmaskShares bodies,
+     * so a resent copy is told apart from a different message. */
+    uint8_t advertise_hash[PROTO_HASH_BYTES], shares_hash[PROTO_HASH_BYTES];
+    uint8_t unmask_hash[PROTO_HASH_BYTES];
+
+    /* The latest round control message sent to the site, packed, kept for resending. */
+    uint8_t *control;
+    size_t control_size;
+    uint32_t control_step;        /* its number (proto_control_step()); 0 before any */
+    double control_sent;          /* monotonic seconds of its latest send or resend */
+    uint32_t resent;              /* control messages resent to the site this attempt */
+
+    /* The round progress of the site's latest heartbeat, when it reports one. */
+    double progress_at;           /* monotonic seconds it arrived; 0 before any */
+    uint32_t progress_received, progress_replied; /* 0 when it names another attempt */
     bool counted;                 /* its input is part of the aggregated sum */
 
     proto_chunk_receiver *upload;
@@ -58,8 +73,24 @@ void round_fail(coord_round *round, const char *fmt, ...) FL_PRINTF(2, 3);
 /* Returns the site called name, or NULL. */
 round_site *round_find(coord_round *round, const char *name);
 
-/* Sends envelope to one site; on failure takes the site out. */
+/*
+ * Sends a round control message to one site and keeps a copy, which
+ * round_resend_lost() resends while the site's heartbeats show it lost. A
+ * send that fails because the site is not connected now is logged only: the
+ * heartbeat timeout decides whether the site is gone. Any other failure
+ * takes the site out.
+ */
 void round_send(coord_round *round, round_site *site, Fedlora__Envelope *envelope);
+
+/* Records the round progress that a site's heartbeat reports. */
+void round_note_progress(coord_round *round, round_site *site, const Fedlora__Envelope *e);
+
+/*
+ * Resends its latest control message to each site whose heartbeat, arriving
+ * at least resend_after_s after the latest send, shows that the message or
+ * the site's reply to it was lost.
+ */
+void round_resend_lost(coord_round *round);
 
 /* Sends the KeyList to every site that advertised. */
 void round_send_key_list(coord_round *round);

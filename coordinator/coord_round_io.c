@@ -287,6 +287,8 @@ json_t *coord_round_record(const coord_round *round)
             json_object_set_new(entry, "train_s", json_real((double)site->train_ms / 1000.0));
             json_object_set_new(entry, "clipped_values", json_integer((json_int_t)site->clipped));
         }
+        if (site->resent > 0)
+            json_object_set_new(entry, "control_resent", json_integer(site->resent));
         if (site->out)
             json_object_set_new(entry, "dropped", json_string(site->out_reason));
         json_array_append_new(sites, entry);

@@ -11,8 +11,36 @@
 #include "fl_time.h"
 #include "proto_codec.h"
 
+/*
+ * Returns true when a site sent a message of a kind it already had accepted,
+ * which happens when it resends its reply to a repeated control message. An
+ * identical copy is ignored. One with another body takes the site out.
+ */
+static bool duplicate(coord_round *round, round_site *site, bool accepted,
+                      const uint8_t accepted_hash[PROTO_HASH_BYTES], const Fedlora__Envelope *e)
+{
+    if (!accepted)
+        return false;
+    uint8_t hash[PROTO_HASH_BYTES];
+    proto_body_hash(e, hash);
+    if (memcmp(hash, accepted_hash, PROTO_HASH_BYTES) != 0) {
+        round_site_out(round, site, "it sent a second %s that differs from the first",
+                       proto_body_name(e->body_case));
+        return true;
+    }
+    fl_debug("round %llu: ignored a resent copy of %s from %s", (unsigned long long)round->number,
+             proto_body_name(e->body_case), site->name);
+    return true;
+}
+
 static void on_metrics(coord_round *round, round_site *site, const Fedlora__Metrics *metrics)
 {
+    /* A site resends its Metrics with its AdvertiseKeys, and the first copy counts. */
+    if (site->has_metrics) {
+        fl_debug("round %llu: ignored a resent copy of metrics from %s",
+                 (unsigned long long)round->number, site->name);
+        return;
+    }
     site->has_metrics = true;
     site->val_loss = metrics->validation_loss_before;
     site->train_loss = metrics->training_loss;
@@ -25,8 +53,11 @@ static void on_metrics(coord_round *round, round_site *site, const Fedlora__Metr
             (unsigned long long)site->examples);
 }
 
-static void on_advertise(coord_round *round, round_site *site, const Fedlora__AdvertiseKeys *keys)
+static void on_advertise(coord_round *round, round_site *site, const Fedlora__Envelope *e)
 {
+    const Fedlora__AdvertiseKeys *keys = e->advertise_keys;
+    if (duplicate(round, site, site->advertised, site->advertise_hash, e))
+        return;
     if (round->phase > COORD_PHASE_TRAIN || keys->n_keys != 1) {
         round_site_out(round, site, "AdvertiseKeys arrived in phase %s or with %zu entries",
                        coord_phase_names[round->phase], keys->n_keys);
@@ -46,10 +77,14 @@ static void on_advertise(coord_round *round, round_site *site, const Fedlora__Ad
         return;
     }
     site->advertised = true;
+    proto_body_hash(e, site->advertise_hash);
 }
 
-static void on_share_keys(coord_round *round, round_site *site, const Fedlora__ShareKeys *keys)
+static void on_share_keys(coord_round *round, round_site *site, const Fedlora__Envelope *e)
 {
+    const Fedlora__ShareKeys *keys = e->share_keys;
+    if (duplicate(round, site, site->shared, site->shares_hash, e))
+        return;
     if (round->phase != COORD_PHASE_SHARE || !site->advertised || keys->n_shares != 1) {
         round_site_out(round, site, "ShareKeys arrived out of turn");
         return;
@@ -69,11 +104,15 @@ static void on_share_keys(coord_round *round, round_site *site, const Fedlora__S
         return;
     }
     site->shared = true;
+    proto_body_hash(e, site->shares_hash);
 }
 
-static void on_unmask(coord_round *round, round_site *site, const Fedlora__UnmaskShares *shares)
+static void on_unmask(coord_round *round, round_site *site, const Fedlora__Envelope *e)
 {
-    if (round->phase != COORD_PHASE_UNMASK || site->unmasked) {
+    const Fedlora__UnmaskShares *shares = e->unmask_shares;
+    if (duplicate(round, site, site->unmasked, site->unmask_hash, e))
+        return;
+    if (round->phase != COORD_PHASE_UNMASK) {
         round_site_out(round, site, "UnmaskShares arrived out of turn");
         return;
     }
@@ -91,6 +130,7 @@ static void on_unmask(coord_round *round, round_site *site, const Fedlora__Unmas
         return;
     }
     site->unmasked = true;
+    proto_body_hash(e, site->unmask_hash);
 }
 
 static void on_transfer(coord_round *round, round_site *site, const proto_message *message,
@@ -117,9 +157,14 @@ void coord_round_on_message(coord_round *round, const proto_message *message, bo
     *handled = true;
     switch (e->body_case) {
     case FEDLORA__ENVELOPE__BODY_METRICS: on_metrics(round, site, e->metrics); break;
-    case FEDLORA__ENVELOPE__BODY_ADVERTISE_KEYS: on_advertise(round, site, e->advertise_keys); break;
-    case FEDLORA__ENVELOPE__BODY_SHARE_KEYS: on_share_keys(round, site, e->share_keys); break;
-    case FEDLORA__ENVELOPE__BODY_UNMASK_SHARES: on_unmask(round, site, e->unmask_shares); break;
+    case FEDLORA__ENVELOPE__BODY_ADVERTISE_KEYS: on_advertise(round, site, e); break;
+    case FEDLORA__ENVELOPE__BODY_SHARE_KEYS: on_share_keys(round, site, e); break;
+    case FEDLORA__ENVELOPE__BODY_UNMASK_SHARES: on_unmask(round, site, e); break;
+    case FEDLORA__ENVELOPE__BODY_HEARTBEAT:
+        /* The service sees heartbeats too. */
+        *handled = false;
+        round_note_progress(round, site, e);
+        break;
     case FEDLORA__ENVELOPE__BODY_REFUSAL:
         round_site_out(round, site, "refused the round: %s", e->refusal->detail);
         break;
@@ -225,6 +270,7 @@ void coord_round_poll(coord_round *round)
         return;
     check_liveness(round);
     pump_adapters(round);
+    round_resend_lost(round);
 
     if (fl_time_monotonic() > round->deadline) {
         size_t done, expected;

@@ -439,6 +439,9 @@ static size_t ready_sites(coord_service *service, char **names)
 
 static void start_round(coord_service *service, char **names, size_t count)
 {
+    /* Agents heartbeat at the transport's default interval; three of them make the resend delay. */
+    proto_link_options agent_options;
+    proto_link_options_default(&agent_options);
     coord_round_context context = {
         .link = service->link,
         .manifest = service->setup->manifest,
@@ -448,6 +451,7 @@ static void start_round(coord_service *service, char **names, size_t count)
         .spool_dir = service->spool_dir,
         .chunk_size = (size_t)service->setup->config.chunk_size,
         .transfer = service->transfer,
+        .resend_after_s = 3.0 * agent_options.heartbeat_interval_ms / 1000.0,
     };
     fl_error err = {0};
     uint64_t number = (uint64_t)service->state.completed_rounds + 1;

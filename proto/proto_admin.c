@@ -54,11 +54,11 @@ static int check_present(const char *field, const void *message, fl_error *err)
 
 static int check_header(uint32_t version, uint64_t request_id, fl_error *err)
 {
-    if (version != PROTO_VERSION)
+    if (version != PROTO_ADMIN_VERSION)
         return fl_error_set(err, FL_EUNSUPPORTED,
                             "admin: field protocol_version = %u, this program speaks %u; use the "
                             "same fedlora version on both sides",
-                            version, PROTO_VERSION);
+                            version, PROTO_ADMIN_VERSION);
     return check_range("request_id", request_id, 1, UINT64_MAX, err);
 }
 

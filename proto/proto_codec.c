@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include <sodium.h>
+
 #include "fl_mem.h"
 
 int proto_decode_envelope(const uint8_t *data, size_t length, Fedlora__Envelope **out,
@@ -99,6 +101,35 @@ const char *proto_body_name(Fedlora__Envelope__BodyCase body_case)
     default: break;
     }
     return "unknown";
+}
+
+uint32_t proto_control_step(Fedlora__Envelope__BodyCase body_case)
+{
+    switch (body_case) {
+    case FEDLORA__ENVELOPE__BODY_ROUND_START: return 1;
+    case FEDLORA__ENVELOPE__BODY_ADVERTISE_KEYS: return 2;
+    case FEDLORA__ENVELOPE__BODY_SHARE_KEYS: return 3;
+    case FEDLORA__ENVELOPE__BODY_UNMASK_REQUEST: return 4;
+    default: return 0;
+    }
+}
+
+void proto_body_hash(const Fedlora__Envelope *envelope, uint8_t hash[PROTO_HASH_BYTES])
+{
+    /* A shallow copy with the header fields at their defaults, so only the body is packed. */
+    Fedlora__Envelope body_only = *envelope;
+    body_only.protocol_version = 0;
+    body_only.job_id = (char *)protobuf_c_empty_string;
+    body_only.round = 0;
+    body_only.sender = (char *)protobuf_c_empty_string;
+    body_only.session = 0;
+    body_only.sequence = 0;
+
+    size_t size = fedlora__envelope__get_packed_size(&body_only);
+    uint8_t *bytes = fl_xmalloc(size > 0 ? size : 1);
+    fedlora__envelope__pack(&body_only, bytes);
+    crypto_generichash(hash, PROTO_HASH_BYTES, bytes, size, NULL, 0);
+    free(bytes);
 }
 
 /* Length of the UTF-8 sequence that starts with lead, 0 for an invalid lead byte. */

@@ -50,6 +50,20 @@ void proto_envelope_free(Fedlora__Envelope **envelope);
 const char *proto_body_name(Fedlora__Envelope__BodyCase body_case);
 
 /*
+ * Returns the number of a coordinator's round control message within its round
+ * attempt: 1 for RoundStart, 2 for the KeyList (advertise_keys), 3 for the
+ * share relay (share_keys), 4 for UnmaskRequest, as RoundProgress in
+ * fedlora.proto numbers them. Returns 0 for every other body.
+ */
+uint32_t proto_control_step(Fedlora__Envelope__BodyCase body_case);
+
+/*
+ * Computes the BLAKE2b-256 hash of envelope's body without its header, which
+ * every send fills in afresh, so a resent message hashes like its first copy.
+ */
+void proto_body_hash(const Fedlora__Envelope *envelope, uint8_t hash[PROTO_HASH_BYTES]);
+
+/*
  * Returns true when text[0..length) is well-formed UTF-8 (no overlong forms,
  * surrogates or code points above U+10FFFF).
  */

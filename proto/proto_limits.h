@@ -5,8 +5,15 @@
 #ifndef PROTO_LIMITS_H
 #define PROTO_LIMITS_H
 
-/* Wire protocol version carried in every envelope and Hello. */
-#define PROTO_VERSION 1u
+/*
+ * Wire protocol version carried in every envelope and Hello. Version 2 added
+ * RoundProgress to Heartbeat; a receiver rejects fields it does not know, so
+ * sites and coordinator must run the same version.
+ */
+#define PROTO_VERSION 2u
+
+/* Version of the researchers' admin protocol (admin.proto). */
+#define PROTO_ADMIN_VERSION 1u
 
 /* Maximum length of a job, site, sender or object id, in bytes of UTF-8. */
 #define PROTO_MAX_ID 128u
@@ -19,6 +26,8 @@
 #define PROTO_MAX_SOFTWARE 64u
 /* Maximum number of sites in one job or round, and so of entries in a site list. */
 #define PROTO_MAX_SITES 4096u
+/* Coordinator control messages per round attempt; see RoundProgress in fedlora.proto. */
+#define PROTO_CONTROL_STEPS 4u
 /* Largest opaque secure-aggregation body (keys, one share, unmask shares). */
 #define PROTO_MAX_BLOB (4u * 1024u * 1024u)
 /* Largest data field of one ObjectChunk. Objects themselves have no limit. */

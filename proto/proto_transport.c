@@ -273,6 +273,11 @@ void proto_link_set_state(proto_link *link, Fedlora__AgentState state)
     link->state = state;
 }
 
+void proto_link_set_progress(proto_link *link, const proto_round_progress *progress)
+{
+    link->progress = *progress;
+}
+
 static void free_buffer(void *data, void *hint)
 {
     (void)hint;

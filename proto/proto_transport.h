@@ -55,6 +55,17 @@ typedef struct proto_link_options {
 
 typedef struct proto_link proto_link;
 
+/*
+ * A client's place in a round attempt, reported in each of its heartbeats
+ * (RoundProgress in fedlora.proto). Control steps are numbered as
+ * proto_control_step() returns them; 0 means none.
+ */
+typedef struct proto_round_progress {
+    uint32_t attempt;
+    uint32_t control_received; /* latest coordinator control message processed */
+    uint32_t control_replied; /* latest one replied to with a control message of its own */
+} proto_round_progress;
+
 /* One received, validated message. */
 typedef struct proto_message {
     /*
@@ -130,6 +141,13 @@ void proto_link_on_sent(proto_link *link, proto_sent_fn on_sent, void *context);
 
 /* Sets the state a client reports in its heartbeats. */
 void proto_link_set_state(proto_link *link, Fedlora__AgentState state);
+
+/*
+ * Sets the round progress a client reports in its heartbeats, which name the
+ * round last given to proto_link_set_job(). A client link reports zeros
+ * until this is called.
+ */
+void proto_link_set_progress(proto_link *link, const proto_round_progress *progress);
 
 /*
  * Sends envelope, whose body the caller set, after filling in its header.

@@ -33,6 +33,7 @@ struct proto_link {
     uint64_t session;
     uint64_t sequence;
     Fedlora__AgentState state;
+    proto_round_progress progress;  /* client only: reported in every heartbeat */
     char endpoint[256];
     proto_replay *replay;
     int64_t last_heartbeat_sent_ms; /* client only */

@@ -74,6 +74,12 @@ static int send_heartbeat(proto_link *link, const char *peer, fl_error *err)
     heartbeat.sent_unix_ms = (uint64_t)wall_clock_ms();
     heartbeat.state = link->is_server ? FEDLORA__AGENT_STATE__AGENT_STATE_UNSPECIFIED
                                       : link->state;
+    Fedlora__RoundProgress progress = FEDLORA__ROUND_PROGRESS__INIT;
+    progress.attempt = link->progress.attempt;
+    progress.control_received = link->progress.control_received;
+    progress.control_replied = link->progress.control_replied;
+    if (!link->is_server)
+        heartbeat.progress = &progress;
 
     Fedlora__Envelope envelope = FEDLORA__ENVELOPE__INIT;
     envelope.body_case = FEDLORA__ENVELOPE__BODY_HEARTBEAT;

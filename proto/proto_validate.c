@@ -145,6 +145,16 @@ static int check_heartbeat(const Fedlora__Heartbeat *heartbeat, fl_error *err)
         return fl_error_set(err, FL_ERANGE,
                             "proto: field heartbeat.state = %d is not a valid AgentState value",
                             state);
+    const Fedlora__RoundProgress *progress = heartbeat->progress;
+    if (progress != NULL && progress->control_received > PROTO_CONTROL_STEPS)
+        return fl_error_set(err, FL_ERANGE,
+                            "proto: field heartbeat.progress.control_received = %u exceeds %u",
+                            progress->control_received, PROTO_CONTROL_STEPS);
+    if (progress != NULL && progress->control_replied > progress->control_received)
+        return fl_error_set(err, FL_ERANGE,
+                            "proto: field heartbeat.progress.control_replied = %u exceeds "
+                            "control_received = %u", progress->control_replied,
+                            progress->control_received);
     return FL_OK;
 }
 

@@ -43,7 +43,14 @@ void agent_round_fail(agent_round *round, const char *fmt, ...)
 void agent_round_send(agent_round *round, Fedlora__Envelope *envelope)
 {
     fl_error err = {0};
-    if (proto_link_send(round->context.link, NULL, envelope, &err) != FL_OK)
+    int rc = proto_link_send(round->context.link, NULL, envelope, &err);
+    if (rc == FL_OK || rc == FL_ETIMEOUT)
+        agent_control_replied(round->context.control, round->context.link, envelope);
+    if (rc == FL_ETIMEOUT)
+        fl_warn("round %llu: sending %s failed: %s. It is resent when the coordinator repeats "
+                "its request", (unsigned long long)round->number,
+                proto_body_name(envelope->body_case), err.msg);
+    else if (rc != FL_OK)
         agent_round_fail(round, "sending %s failed: %s", proto_body_name(envelope->body_case),
                          err.msg);
 }

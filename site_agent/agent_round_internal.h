@@ -47,7 +47,12 @@ struct agent_round {
 /* Fails the round with a reason (logged). */
 void agent_round_fail(agent_round *round, const char *fmt, ...) FL_PRINTF(2, 3);
 
-/* Sends envelope to the coordinator; fails the round when sending fails. */
+/*
+ * Sends envelope, the site's reply to a control message, to the coordinator
+ * and keeps a copy for resending. Fails the round when the message is invalid
+ * or the socket failed. A full send queue is logged only, because the
+ * coordinator repeats its request until the reply arrives.
+ */
 void agent_round_send(agent_round *round, Fedlora__Envelope *envelope);
 
 /* Training finished: sends Metrics, creates the secure-aggregation client, advertises keys. */

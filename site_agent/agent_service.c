@@ -44,6 +44,7 @@ struct agent_service {
     /* The last round this site completed, kept until the next RoundStart because a
      * restarted coordinator repeats the RoundStart of a round it did not record. */
     agent_round *finished_round;
+    agent_control control; /* control messages of the latest round attempt */
     bool audit_failed;     /* an entry could not be written: the agent stops */
 };
 
@@ -181,6 +182,7 @@ static void forget_job(agent_service *service, const char *reason)
 {
     retire_round(service, reason);
     agent_round_destroy(&service->finished_round);
+    agent_control_release(&service->control, service->link);
     if (service->has_job)
         agent_job_release(&service->job);
     service->has_job = false;
@@ -240,6 +242,8 @@ static bool resume_round(agent_service *service, const Fedlora__Envelope *e)
     agent_round **candidate = service->round != NULL ? &service->round : &service->finished_round;
     if (*candidate == NULL || agent_round_number(*candidate) != e->round)
         return false;
+    /* The resumed round's replies to this RoundStart are the ones a later copy asks for. */
+    agent_control_start(&service->control, service->link, e);
     fl_error err = {0};
     if (agent_round_resume(*candidate, e->round_start, &err) != FL_OK) {
         fl_info("round %llu starts afresh: %s", (unsigned long long)e->round, err.msg);
@@ -288,13 +292,16 @@ static void on_round_start(agent_service *service, const Fedlora__Envelope *e)
         .instance = ++service->rounds_started,
         .chunk_size = PROTO_DEFAULT_CHUNK,
         .transfer = service->transfer,
+        .control = &service->control,
     };
     if (agent_round_start(&service->round, &context, e->round, start, &err) != FL_OK) {
         fl_warn("cannot take part in round %llu: %s", (unsigned long long)e->round, err.msg);
         audit_decision(service, e->job_id, (int64_t)e->round, "rejected", "round_setup",
                        err.msg);
         send_refusal(service, FEDLORA__REFUSAL_REASON__REFUSAL_POLICY_OTHER, err.msg);
+        return;
     }
+    agent_control_start(&service->control, service->link, e);
 }
 
 /* Audit reason code of an Abort from the coordinator. */
@@ -337,13 +344,19 @@ static void on_abort(agent_service *service, const Fedlora__Envelope *e)
 
 static void dispatch(agent_service *service, proto_message *message)
 {
+    const Fedlora__Envelope *e = message->envelope;
+    if (agent_control_is_duplicate(&service->control, service->link, e))
+        return;
+    /* Recorded first, because the round may answer it at once. */
+    if (service->round != NULL && e->body_case != FEDLORA__ENVELOPE__BODY_ROUND_START)
+        agent_control_received(&service->control, service->link, e);
+
     bool handled = false;
     if (service->round != NULL)
         agent_round_on_message(service->round, message, &handled);
     if (handled)
         return;
 
-    const Fedlora__Envelope *e = message->envelope;
     switch (e->body_case) {
     case FEDLORA__ENVELOPE__BODY_HELLO: fl_info("connected to the coordinator"); break;
     case FEDLORA__ENVELOPE__BODY_JOB: on_job(service, message); break;
@@ -381,6 +394,7 @@ static void finish_round(agent_service *service)
         envelope.body_case = FEDLORA__ENVELOPE__BODY_ABORT;
         envelope.abort = &abort_body;
         send(service, &envelope);
+        agent_control_failed(&service->control, service->link, &envelope);
     }
     retire_round(service, "the round ended");
 }

@@ -14,8 +14,18 @@
  * every connection in full. Each connection, cut and close is logged to
  * stderr, so a test can check where the cut fell.
  *
- * Usage: cut_proxy --listen PORT --target PORT --cut-after-bytes N
- *                  --direction down|up [--cuts K]
+ * With --cut-on-signal-read N instead, the proxy forwards everything until it
+ * receives SIGUSR1. From then on, the first single read in --direction that
+ * returns N bytes or more cuts its connection, and those bytes are dropped.
+ * A test sends the signal when only heartbeats flow, so the cut takes the next
+ * larger message (a round control message) with it. With --signal-read-action
+ * forward, the proxy forwards that read and cuts right after it instead.
+ * --accept-pause-ms MS makes the proxy accept no connection for MS ms after
+ * each cut, so the client stays disconnected for that long.
+ *
+ * Usage: cut_proxy --listen PORT --target PORT --direction down|up
+ *                  (--cut-after-bytes N | --cut-on-signal-read N)
+ *                  [--signal-read-action drop|forward] [--accept-pause-ms MS] [--cuts K]
  * Runs until killed. Exit status 2 on a usage or socket set-up error.
  */
 #include <arpa/inet.h>
@@ -29,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNECTIONS 32
@@ -44,6 +55,8 @@ typedef struct stream {
     size_t length;  /* bytes in buffer */
     size_t written; /* of those, already written */
     uint64_t total; /* bytes written over the connection's life */
+    bool cut_read;  /* a read that must cut the connection was dropped or forwarded */
+    bool cut_after_write; /* cut once the buffered read has been forwarded */
 } stream;
 
 typedef struct connection {
@@ -55,19 +68,38 @@ typedef struct connection {
 
 typedef struct proxy_options {
     uint16_t listen_port, target_port;
-    uint64_t cut_after;
+    uint64_t cut_after;     /* 0 in signal mode */
+    uint64_t signal_read;   /* --cut-on-signal-read; 0 when not in signal mode */
+    bool forward_trigger;   /* --signal-read-action forward */
+    uint64_t accept_pause_ms;
     int direction;
     int cuts;
 } proxy_options;
 
+/* Set by SIGUSR1 in signal mode. */
+static volatile sig_atomic_t signal_armed;
+
+static void on_signal(int signal_number)
+{
+    (void)signal_number;
+    signal_armed = 1;
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: cut_proxy --listen PORT --target PORT --cut-after-bytes N "
-                    "--direction down|up [--cuts K]\n"
+    fprintf(stderr, "usage: cut_proxy --listen PORT --target PORT --direction down|up\n"
+                    "                 (--cut-after-bytes N | --cut-on-signal-read N) [--cuts K]\n"
                     "  --listen PORT           port to accept clients on, on 127.0.0.1\n"
                     "  --target PORT           port on 127.0.0.1 to forward each client to\n"
                     "  --cut-after-bytes N     cut a connection once N bytes passed in "
                     "--direction\n"
+                    "  --cut-on-signal-read N  after SIGUSR1, cut a connection at the first "
+                    "read of\n"
+                    "                          N bytes or more in --direction, dropping them\n"
+                    "  --signal-read-action A  drop (default) or forward the read that "
+                    "cuts\n"
+                    "  --accept-pause-ms MS    accept no connection for MS ms after a cut, "
+                    "default 0\n"
                     "  --direction down|up     down: target to client; up: client to target\n"
                     "  --cuts K                connections to cut, default 1\n");
 }
@@ -97,6 +129,13 @@ static bool parse_options(int argc, char **argv, proxy_options *o)
             *(name[2] == 'l' ? &o->listen_port : &o->target_port) = (uint16_t)number;
         } else if (strcmp(name, "--cut-after-bytes") == 0) {
             ok = parse_number(value, UINT64_MAX, &o->cut_after) && o->cut_after > 0;
+        } else if (strcmp(name, "--cut-on-signal-read") == 0) {
+            ok = parse_number(value, BUFFER_BYTES, &o->signal_read) && o->signal_read > 0;
+        } else if (strcmp(name, "--signal-read-action") == 0) {
+            ok = strcmp(value, "drop") == 0 || strcmp(value, "forward") == 0;
+            o->forward_trigger = strcmp(value, "forward") == 0;
+        } else if (strcmp(name, "--accept-pause-ms") == 0) {
+            ok = parse_number(value, 600000, &o->accept_pause_ms);
         } else if (strcmp(name, "--cuts") == 0) {
             ok = parse_number(value, 1000, &number);
             o->cuts = (int)number;
@@ -112,10 +151,11 @@ static bool parse_options(int argc, char **argv, proxy_options *o)
             return false;
         }
     }
-    if (argc % 2 == 0 || o->listen_port == 0 || o->target_port == 0 || o->cut_after == 0 ||
-        o->direction < 0) {
-        fprintf(stderr, "cut_proxy: --listen, --target, --cut-after-bytes and --direction are "
-                        "required, each with a value\n");
+    if (argc % 2 == 0 || o->listen_port == 0 || o->target_port == 0 || o->direction < 0 ||
+        (o->cut_after == 0) == (o->signal_read == 0)) {
+        fprintf(stderr, "cut_proxy: --listen, --target, --direction and one of "
+                        "--cut-after-bytes and --cut-on-signal-read are required, each with a "
+                        "value\n");
         return false;
     }
     return true;
@@ -189,10 +229,12 @@ static void accept_client(int listener, const proxy_options *o, connection *tabl
 /*
  * Moves bytes of one direction: reads when the buffer is empty and writes what
  * the buffer contains. A stream that may still be cut never reads past the cut point.
+ * A read of at least cut_read bytes (0: none) sets s->cut_read: at once when
+ * it is dropped, or once written when forward is true.
  * Returns false when a socket closed or failed.
  */
 static bool pump(connection *c, int direction, short read_events, short write_events,
-                 uint64_t limit)
+                 uint64_t limit, uint64_t cut_read, bool forward)
 {
     stream *s = &c->streams[direction];
     int from = c->fds[direction == UP ? 0 : 1], to = c->fds[direction == UP ? 1 : 0];
@@ -205,6 +247,20 @@ static bool pump(connection *c, int direction, short read_events, short write_ev
             return false;
         s->length = got > 0 ? (size_t)got : 0;
         s->written = 0;
+        if (cut_read > 0 && got > 0 && (uint64_t)got < cut_read)
+            fprintf(stderr, "cut_proxy: connection %d: forwarded a read of %zd bytes %s\n",
+                    c->number, got, direction_names[direction]);
+        if (cut_read > 0 && got > 0 && (uint64_t)got >= cut_read && forward) {
+            s->cut_after_write = true;
+            fprintf(stderr, "cut_proxy: connection %d: forwarding a read of %zd bytes %s, then "
+                            "cutting\n", c->number, got, direction_names[direction]);
+        } else if (cut_read > 0 && got > 0 && (uint64_t)got >= cut_read) {
+            s->cut_read = true;
+            fprintf(stderr, "cut_proxy: connection %d: dropped a read of %zd bytes %s\n",
+                    c->number, got, direction_names[direction]);
+            s->length = 0;
+            return true;
+        }
     }
     if (s->length > s->written && (write_events & POLLOUT)) {
         ssize_t put = send(to, s->buffer + s->written, s->length - s->written,
@@ -217,8 +273,16 @@ static bool pump(connection *c, int direction, short read_events, short write_ev
         }
         if (s->written == s->length)
             s->length = s->written = 0;
+        s->cut_read = s->cut_read || (s->cut_after_write && s->length == 0);
     }
     return true;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 static void serve(int listener, const proxy_options *o)
@@ -230,9 +294,17 @@ static void serve(int listener, const proxy_options *o)
         return;
     }
     int accepted = 0, cuts_done = 0;
+    bool armed_logged = false;
+    int64_t accept_from_ms = 0; /* no accepting before this time, after a cut */
     for (;;) {
+        if (signal_armed && !armed_logged) {
+            fprintf(stderr, "cut_proxy: SIGUSR1 received; cutting at the next read of %llu bytes "
+                            "or more\n", (unsigned long long)o->signal_read);
+            armed_logged = true;
+        }
         struct pollfd fds[1 + 2 * MAX_CONNECTIONS];
-        fds[0] = (struct pollfd){.fd = listener, .events = POLLIN};
+        int64_t pause_left = accept_from_ms - monotonic_ms();
+        fds[0] = (struct pollfd){.fd = pause_left > 0 ? -1 : listener, .events = POLLIN};
         for (int i = 0; i < MAX_CONNECTIONS; i++) {
             for (int side = 0; side < 2; side++) {
                 const connection *c = &table[i];
@@ -246,7 +318,7 @@ static void serve(int listener, const proxy_options *o)
                     .fd = c->open ? c->fds[side] : -1, .events = events};
             }
         }
-        if (poll(fds, 1 + 2 * MAX_CONNECTIONS, -1) < 0) {
+        if (poll(fds, 1 + 2 * MAX_CONNECTIONS, pause_left > 0 ? (int)pause_left : -1) < 0) {
             if (errno == EINTR)
                 continue;
             fprintf(stderr, "cut_proxy: poll failed: %s\n", strerror(errno));
@@ -261,17 +333,22 @@ static void serve(int listener, const proxy_options *o)
             if (!c->open)
                 continue;
             bool armed = cuts_done < o->cuts;
+            uint64_t limit = armed && o->cut_after > 0 ? o->cut_after : UINT64_MAX;
+            uint64_t cut_read = armed && signal_armed ? o->signal_read : 0;
             short client = fds[1 + 2 * i].revents, target = fds[2 + 2 * i].revents;
-            bool up_ok = pump(c, UP, client, target, armed && o->direction == UP ? o->cut_after
-                                                                                 : UINT64_MAX);
+            bool up_ok = pump(c, UP, client, target, o->direction == UP ? limit : UINT64_MAX,
+                              o->direction == UP ? cut_read : 0, o->forward_trigger);
             bool down_ok = pump(c, DOWN, target, client,
-                                armed && o->direction == DOWN ? o->cut_after : UINT64_MAX);
-            if (armed && c->streams[o->direction].total >= o->cut_after) {
+                                o->direction == DOWN ? limit : UINT64_MAX,
+                                o->direction == DOWN ? cut_read : 0, o->forward_trigger);
+            if (armed && (c->streams[o->direction].total >= limit ||
+                          c->streams[o->direction].cut_read)) {
                 cuts_done++;
                 fprintf(stderr, "cut_proxy: cut connection %d after %llu bytes %s (cut %d of %d)\n",
                         c->number, (unsigned long long)c->streams[o->direction].total,
                         direction_names[o->direction], cuts_done, o->cuts);
                 close_connection(c, "cut");
+                accept_from_ms = monotonic_ms() + (int64_t)o->accept_pause_ms;
             } else if (!up_ok || !down_ok) {
                 close_connection(c, !up_ok ? "the client's side ended" : "the target's side ended");
             }
@@ -287,13 +364,23 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_signal;
+    sigaction(SIGUSR1, &action, NULL);
     int listener = open_listener(options.listen_port);
     if (listener < 0)
         return 2;
-    fprintf(stderr, "cut_proxy: listening on 127.0.0.1:%u, forwarding to 127.0.0.1:%u; cutting "
-                    "%d connection(s) after %llu bytes %s\n",
-            options.listen_port, options.target_port, options.cuts,
-            (unsigned long long)options.cut_after, direction_names[options.direction]);
+    if (options.signal_read > 0)
+        fprintf(stderr, "cut_proxy: listening on 127.0.0.1:%u, forwarding to 127.0.0.1:%u; after "
+                        "SIGUSR1 cutting %d connection(s) at a read of %llu bytes or more %s\n",
+                options.listen_port, options.target_port, options.cuts,
+                (unsigned long long)options.signal_read, direction_names[options.direction]);
+    else
+        fprintf(stderr, "cut_proxy: listening on 127.0.0.1:%u, forwarding to 127.0.0.1:%u; "
+                        "cutting %d connection(s) after %llu bytes %s\n",
+                options.listen_port, options.target_port, options.cuts,
+                (unsigned long long)options.cut_after, direction_names[options.direction]);
     serve(listener, &options);
     close(listener);
     return 2;

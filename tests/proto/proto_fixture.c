@@ -153,6 +153,11 @@ static void init_reports(proto_fixture *f)
     fedlora__heartbeat__init(&f->heartbeat);
     f->heartbeat.sent_unix_ms = 1800000000000ull;
     f->heartbeat.state = FEDLORA__AGENT_STATE__AGENT_STATE_TRAINING;
+    fedlora__round_progress__init(&f->progress);
+    f->progress.attempt = 1;
+    f->progress.control_received = 1;
+    f->progress.control_replied = 0;
+    f->heartbeat.progress = &f->progress;
 
     fedlora__metrics__init(&f->metrics);
     f->metrics.validation_loss_before = 2.5;

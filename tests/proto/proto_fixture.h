@@ -11,6 +11,7 @@ typedef struct proto_fixture {
     Fedlora__Envelope envelope;
     Fedlora__Hello hello;
     Fedlora__Heartbeat heartbeat;
+    Fedlora__RoundProgress progress;
     Fedlora__JobDescription job;
     Fedlora__LoraSettings lora;
     char *modules[2];

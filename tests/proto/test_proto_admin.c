@@ -42,7 +42,7 @@ static void test_abort_round_trip(void **state)
     abort_body.job_id = "study-1";
     abort_body.reason = "wrong base model, résumé follows";
     Fedlora__Admin__Request request = FEDLORA__ADMIN__REQUEST__INIT;
-    request.protocol_version = PROTO_VERSION;
+    request.protocol_version = PROTO_ADMIN_VERSION;
     request.request_id = 7;
     request.body_case = FEDLORA__ADMIN__REQUEST__BODY_ABORT;
     request.abort = &abort_body;
@@ -68,7 +68,7 @@ static void test_invalid_request_fields(void **state)
     export_body.file = PROTO_ADMIN_WEIGHTS_FILE;
     export_body.max_bytes = 4096;
     Fedlora__Admin__Request request = FEDLORA__ADMIN__REQUEST__INIT;
-    request.protocol_version = PROTO_VERSION;
+    request.protocol_version = PROTO_ADMIN_VERSION;
     request.request_id = 1;
     request.body_case = FEDLORA__ADMIN__REQUEST__BODY_EXPORT;
     request.export = &export_body;
@@ -92,9 +92,9 @@ static void test_invalid_request_fields(void **state)
     request.request_id = 0;
     expect_request_rejected(&request, FL_ERANGE, "request_id");
     request.request_id = 1;
-    request.protocol_version = PROTO_VERSION + 1;
+    request.protocol_version = PROTO_ADMIN_VERSION + 1;
     expect_request_rejected(&request, FL_EUNSUPPORTED, "protocol_version");
-    request.protocol_version = PROTO_VERSION;
+    request.protocol_version = PROTO_ADMIN_VERSION;
 
     request.body_case = FEDLORA__ADMIN__REQUEST__BODY__NOT_SET;
     expect_request_rejected(&request, FL_EFORMAT, "body");
@@ -113,7 +113,7 @@ static void test_export_response_past_end(void **state)
     export_body.data.data = data;
     export_body.data.len = sizeof(data);
     Fedlora__Admin__Response response = FEDLORA__ADMIN__RESPONSE__INIT;
-    response.protocol_version = PROTO_VERSION;
+    response.protocol_version = PROTO_ADMIN_VERSION;
     response.request_id = 3;
     response.body_case = FEDLORA__ADMIN__RESPONSE__BODY_EXPORT;
     response.export = &export_body;
@@ -129,7 +129,7 @@ static void test_failed_response_needs_text(void **state)
 {
     (void)state;
     Fedlora__Admin__Response response = FEDLORA__ADMIN__RESPONSE__INIT;
-    response.protocol_version = PROTO_VERSION;
+    response.protocol_version = PROTO_ADMIN_VERSION;
     response.request_id = 3;
     response.code = FL_ENOTFOUND;
     fl_error err = {0};

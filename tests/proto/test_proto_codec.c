@@ -182,8 +182,8 @@ static void test_envelope_fields_rejected(void **state)
     long_id[sizeof(long_id) - 1] = '\0';
 
     proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HELLO);
-    f.envelope.protocol_version = 2;
-    expect_rejected(&f, FL_EUNSUPPORTED, "protocol_version = 2");
+    f.envelope.protocol_version = PROTO_VERSION + 1;
+    expect_rejected(&f, FL_EUNSUPPORTED, "protocol_version = 3");
 
     proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HELLO);
     f.envelope.sender = "";
@@ -243,13 +243,54 @@ static void test_hello_fields_rejected(void **state)
     expect_rejected(&f, FL_ERANGE, "hello.role = 77");
 
     proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HELLO);
-    f.hello.min_version = 2;
-    f.hello.max_version = 3;
-    expect_rejected(&f, FL_EUNSUPPORTED, "versions 2 to 3");
+    f.hello.min_version = PROTO_VERSION + 1;
+    f.hello.max_version = PROTO_VERSION + 2;
+    expect_rejected(&f, FL_EUNSUPPORTED, "versions 3 to 4");
 
     proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HEARTBEAT);
     f.heartbeat.state = (Fedlora__AgentState)40;
     expect_rejected(&f, FL_ERANGE, "heartbeat.state = 40");
+
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HEARTBEAT);
+    f.progress.control_received = PROTO_CONTROL_STEPS + 1;
+    f.progress.control_replied = 1;
+    expect_rejected(&f, FL_ERANGE, "heartbeat.progress.control_received = 5");
+
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_HEARTBEAT);
+    f.progress.control_received = 2;
+    f.progress.control_replied = 3;
+    expect_rejected(&f, FL_ERANGE, "heartbeat.progress.control_replied = 3");
+}
+
+/* The body hash ignores the header, which every resend fills in anew, and sees the body. */
+static void test_body_hash_ignores_header(void **state)
+{
+    (void)state;
+    proto_fixture f;
+    proto_fixture_init(&f, FEDLORA__ENVELOPE__BODY_ROUND_START);
+    uint8_t first[PROTO_HASH_BYTES], resent[PROTO_HASH_BYTES], changed[PROTO_HASH_BYTES];
+    proto_body_hash(&f.envelope, first);
+
+    f.envelope.sequence += 7;
+    f.envelope.session ^= 0x5a5a;
+    f.envelope.sender = "another-sender";
+    proto_body_hash(&f.envelope, resent);
+    assert_memory_equal(first, resent, PROTO_HASH_BYTES);
+
+    f.round_start.deadline_unix_ms += 1;
+    proto_body_hash(&f.envelope, changed);
+    assert_memory_not_equal(first, changed, PROTO_HASH_BYTES);
+}
+
+static void test_control_steps(void **state)
+{
+    (void)state;
+    assert_int_equal(proto_control_step(FEDLORA__ENVELOPE__BODY_ROUND_START), 1);
+    assert_int_equal(proto_control_step(FEDLORA__ENVELOPE__BODY_ADVERTISE_KEYS), 2);
+    assert_int_equal(proto_control_step(FEDLORA__ENVELOPE__BODY_SHARE_KEYS), 3);
+    assert_int_equal(proto_control_step(FEDLORA__ENVELOPE__BODY_UNMASK_REQUEST), 4);
+    assert_int_equal(proto_control_step(FEDLORA__ENVELOPE__BODY_HEARTBEAT), 0);
+    assert_int_equal(proto_control_step(FEDLORA__ENVELOPE__BODY_MODEL_CHUNK), 0);
 }
 
 static void test_job_fields_rejected(void **state)
@@ -576,6 +617,8 @@ int main(void)
         cmocka_unit_test(test_reports_rejected),
         cmocka_unit_test(test_unknown_fields_rejected),
         cmocka_unit_test(test_utf8_validator),
+        cmocka_unit_test(test_body_hash_ignores_header),
+        cmocka_unit_test(test_control_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
