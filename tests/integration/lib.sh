@@ -48,6 +48,34 @@ fl_cleanup() {
     fi
 }
 
+# Exits the test as skipped unless it runs as root; $1 says what needs root.
+fl_require_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "skipped: $1 needs root"
+        exit 0
+    fi
+}
+
+MOUNTED=""
+# fl_cleanup for a test that mounted a tmpfs with fl_job_on_tmpfs.
+fl_cleanup_mounted() {
+    fl_cleanup_processes
+    [ -n "$MOUNTED" ] && umount "$MOUNTED"
+    fl_cleanup
+}
+
+# fl_job_on_tmpfs SIZE: moves job-1's submitted state folder onto a tmpfs of
+# SIZE, so that the test can fill it or remount it read-only. Sets JOB_DIR
+# and MOUNTED; returns 1 when mount fails.
+fl_job_on_tmpfs() {
+    JOB_DIR=$WORK/state/coordinator/jobs/job-1
+    mv "$JOB_DIR" "$WORK/job-1.submitted"
+    mkdir "$JOB_DIR"
+    mount -t tmpfs -o "size=$1,mode=0700" fedlora-test "$JOB_DIR" || return 1
+    MOUNTED=$JOB_DIR
+    cp -a "$WORK/job-1.submitted/." "$JOB_DIR/"
+}
+
 # Prints a free TCP port on 127.0.0.1.
 fl_free_port() {
     "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -6,32 +6,14 @@
 # 1 completed round, and once space is freed the job resumes from round 1
 # and completes. Needs root for mount; skipped otherwise.
 source "$(dirname "$0")/lib.sh"
-MOUNTED=""
-cleanup() {
-    fl_cleanup_processes
-    [ -n "$MOUNTED" ] && umount "$MOUNTED"
-    fl_cleanup
-}
-trap cleanup EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "skipped: mounting a tmpfs needs root"
-    exit 0
-fi
+trap fl_cleanup_mounted EXIT
+fl_require_root "mounting a tmpfs"
 
 JOB_EXTRA='{"rounds": 3, "local_steps": 4, "min_sites": 3}'
 fl_make_project 3 || { fl_fail "project set-up failed"; fl_finish ""; }
 fl_submit_job || fl_fail "job submission failed: $(cat "$WORK/submit.log")"
 
-JOB_DIR=$WORK/state/coordinator/jobs/job-1
-mv "$JOB_DIR" "$JOB_DIR.submitted"
-mkdir "$JOB_DIR"
-mount -t tmpfs -o size=4m,mode=0700 fedlora-test "$JOB_DIR" || {
-    fl_fail "mounting a tmpfs on $JOB_DIR failed"
-    fl_finish ""
-}
-MOUNTED=$JOB_DIR
-cp -a "$JOB_DIR.submitted/." "$JOB_DIR/"
+fl_job_on_tmpfs 4m || { fl_fail "mounting a tmpfs on $JOB_DIR failed"; fl_finish ""; }
 
 # Each local step takes at least 0.5 s, so the disk fills before round 2 ends.
 export FEDLORA_TEST_STEP_DELAY_MS=500
