@@ -163,7 +163,7 @@ static void start_transfers(coord_round *round, char **names)
         if (rc == FL_OK)
             rc = proto_outgoing_start(&site->adapter_transfer, round->context.link, site->name,
                                       site->adapter_sender, false, &err);
-        /* A site that is not connected at the moment answers one of the later queries. */
+        /* A site that is not connected at the moment replies to one of the later requests. */
         if (rc == FL_ENOTFOUND || rc == FL_ETIMEOUT) {
             fl_info("round %llu: adapter transfer to %s waits for the site to reconnect: %s",
                     (unsigned long long)round->number, site->name, err.msg);

@@ -19,7 +19,7 @@ typedef struct round_site {
 
     bool advertised, shared, unmasked;
     /* BLAKE2b of the accepted AdvertiseKeys, ShareKeys and UnmaskShares bodies,
-     * so a resent copy is told apart from a different message. */
+     * which distinguish a resent copy from a different message. */
     uint8_t advertise_hash[PROTO_HASH_BYTES], shares_hash[PROTO_HASH_BYTES];
     uint8_t unmask_hash[PROTO_HASH_BYTES];
 

@@ -161,7 +161,7 @@ void coord_round_on_message(coord_round *round, const proto_message *message, bo
     case FEDLORA__ENVELOPE__BODY_SHARE_KEYS: on_share_keys(round, site, e); break;
     case FEDLORA__ENVELOPE__BODY_UNMASK_SHARES: on_unmask(round, site, e); break;
     case FEDLORA__ENVELOPE__BODY_HEARTBEAT:
-        /* The service sees heartbeats too. */
+        /* The service receives heartbeats too. */
         *handled = false;
         round_note_progress(round, site, e);
         break;

@@ -36,7 +36,7 @@ typedef struct agent_control {
     size_t reply_count;
 } agent_control;
 
-/* Frees the kept replies and forgets the round attempt, so link reports no progress. */
+/* Frees the kept replies and clears the round attempt, so link reports no progress. */
 void agent_control_release(agent_control *control, proto_link *link);
 
 /* Starts recording the attempt that the RoundStart envelope opens. */

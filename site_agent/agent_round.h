@@ -43,7 +43,7 @@ typedef struct agent_round_context {
                                      replaced round still stopping has its own folder */
     size_t chunk_size;            /* bytes per chunk on the wire */
     proto_transfer_options transfer;
-    agent_control *control;       /* keeps the round's control answers for resending */
+    agent_control *control;       /* keeps the round's control replies for resending */
 } agent_round_context;
 
 typedef struct agent_round agent_round;

@@ -242,7 +242,7 @@ static bool resume_round(agent_service *service, const Fedlora__Envelope *e)
     agent_round **candidate = service->round != NULL ? &service->round : &service->finished_round;
     if (*candidate == NULL || agent_round_number(*candidate) != e->round)
         return false;
-    /* The resumed round's replies to this RoundStart are the ones a later copy asks for. */
+    /* A later copy of this RoundStart requests the resumed round's replies to it. */
     agent_control_start(&service->control, service->link, e);
     fl_error err = {0};
     if (agent_round_resume(*candidate, e->round_start, &err) != FL_OK) {
@@ -347,7 +347,7 @@ static void dispatch(agent_service *service, proto_message *message)
     const Fedlora__Envelope *e = message->envelope;
     if (agent_control_is_duplicate(&service->control, service->link, e))
         return;
-    /* Recorded first, because the round may answer it at once. */
+    /* Recorded first, because the round may reply to it at once. */
     if (service->round != NULL && e->body_case != FEDLORA__ENVELOPE__BODY_ROUND_START)
         agent_control_received(&service->control, service->link, e);
 

@@ -507,7 +507,7 @@ typedef struct crossentropy_args {
 
 /*
  * The row loops keep TR_LANES independent partial results, so the compiler
- * can put them in one vector register; the sum of the exponentials goes
+ * can put them in one vector register. The sum of the exponentials goes
  * into a double every TR_LANES * 64 entries.
  */
 #define TR_LANES 16

@@ -48,7 +48,7 @@ fl_cleanup() {
     fi
 }
 
-# Exits the test as skipped unless it runs as root; $1 says what needs root.
+# Exits the test as skipped unless it runs as root. $1 names what needs root.
 fl_require_root() {
     if [ "$(id -u)" -ne 0 ]; then
         echo "skipped: $1 needs root"

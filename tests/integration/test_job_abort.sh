@@ -20,10 +20,10 @@ trap fl_cleanup EXIT
 
 STOP_TIMEOUT=10
 # The agent counts stop_timeout from the moment the abort reaches it and checks
-# its trainer every 50 ms. This allowance covers delivery on loopback, one
-# agent heartbeat interval (1 s), after which site-4 learns of the abort, and
-# the scheduling delays of a CI machine that runs two such tests on 2 cores
-# (a shell loop there was once 3 s late).
+# its trainer every 50 ms. This allowance covers delivery on loopback and one
+# agent heartbeat interval (1 s), after which site-4 learns of the abort. It
+# also covers scheduling delays when CI runs two such tests on 2 cores: a shell
+# loop there was once 3 s late.
 DELIVERY_S=5
 JOB_EXTRA='{"rounds": 3, "local_steps": 100, "min_sites": 3}'
 fl_make_project 4 || { fl_fail "project set-up failed"; fl_finish ""; }

@@ -262,7 +262,7 @@ static void test_hello_fields_rejected(void **state)
     expect_rejected(&f, FL_ERANGE, "heartbeat.progress.control_replied = 3");
 }
 
-/* The body hash ignores the header, which every resend fills in anew, and sees the body. */
+/* The body hash covers the body only, because every resend fills in a new header. */
 static void test_body_hash_ignores_header(void **state)
 {
     (void)state;
