@@ -304,7 +304,7 @@ static int load_vocab(load_ctx *ctx, const json_t *vocab)
     return FL_OK;
 }
 
-/* Splits one merge, "a b" or ["a", "b"], into its two parts. */
+/* Splits one merge, "a b" or ["a", "b"], into its two parts; fails when a part is empty. */
 static int merge_parts(const json_t *merge, const char **left, size_t *left_length,
                        const char **right, size_t *right_length)
 {
@@ -317,7 +317,7 @@ static int merge_parts(const json_t *merge, const char **left, size_t *left_leng
         *left_length = json_string_length(a);
         *right = json_string_value(b);
         *right_length = json_string_length(b);
-        return 0;
+        return *left_length > 0 && *right_length > 0 ? 0 : -1;
     }
     if (!json_is_string(merge))
         return -1;
@@ -330,7 +330,7 @@ static int merge_parts(const json_t *merge, const char **left, size_t *left_leng
     *right = space + 1;
     const char *second_space = strchr(*right, ' ');
     *right_length = second_space != NULL ? (size_t)(second_space - *right) : strlen(*right);
-    return 0;
+    return *left_length > 0 && *right_length > 0 ? 0 : -1;
 }
 
 static int load_merges(load_ctx *ctx, const json_t *merges)
@@ -349,7 +349,8 @@ static int load_merges(load_ctx *ctx, const json_t *merges)
         if (merge_parts(merge, &left, &left_length, &right, &right_length) != 0) {
             free(joined);
             return fl_error_set(ctx->err, FL_EFORMAT,
-                                "%s: model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"]",
+                                "%s: model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"] "
+                                "with two non-empty parts",
                                 ctx->path, i);
         }
         int32_t left_id = tok_strmap_get(&tok->vocab, left, left_length);

@@ -248,6 +248,15 @@ static void test_bad_merge_named(void **state)
     fl_error err = {0};
     assert_int_equal(tok_load(path, &tok, &err), FL_EFORMAT);
     assert_non_null(strstr(err.msg, "model.merges[1]"));
+
+    /* A merge with an empty part, in either form, found by the tokenizer fuzzer. */
+    static const char *const empty_parts[] = {"[\"a b\", \"  a\"]", "[\"a b\", [\"\", \"a\"]]"};
+    for (size_t i = 0; i < sizeof(empty_parts) / sizeof(empty_parts[0]); i++) {
+        write_tokenizer("emptymerge.json", empty_parts[i], "", "", path, sizeof(path));
+        assert_int_equal(tok_load(path, &tok, &err), FL_EFORMAT);
+        assert_non_null(strstr(err.msg, "model.merges[1]"));
+        assert_non_null(strstr(err.msg, "two non-empty parts"));
+    }
 }
 
 static void test_missing_file_named(void **state)
