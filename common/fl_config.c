@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,15 +268,9 @@ static const fl_cfg_key *find_key(const fl_cfg_key *table, size_t count, const c
 static int unknown_key(const fl_cfg_key *table, size_t count, const cfg_origin *at,
                        const char *name, fl_error *err)
 {
-    const fl_cfg_key *closest = NULL;
-    size_t best = 3;
-    for (size_t i = 0; i < count; i++) {
-        size_t distance = fl_edit_distance(name, table[i].name);
-        if (distance < best) {
-            best = distance;
-            closest = &table[i];
-        }
-    }
+    size_t index = fl_spell_closest(name, table, count, sizeof(table[0]),
+                                    offsetof(fl_cfg_key, name));
+    const fl_cfg_key *closest = index < count ? &table[index] : NULL;
 
     const char *section = at->section;
     if (closest != NULL)

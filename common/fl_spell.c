@@ -29,3 +29,19 @@ size_t fl_edit_distance(const char *a, const char *b)
     }
     return row[lb] < 9 ? row[lb] : 9;
 }
+
+size_t fl_spell_closest(const char *name, const void *table, size_t count, size_t stride,
+                        size_t name_offset)
+{
+    size_t closest = count, best = 3;
+    for (size_t i = 0; i < count; i++) {
+        const char *candidate;
+        memcpy(&candidate, (const char *)table + i * stride + name_offset, sizeof(candidate));
+        size_t distance = fl_edit_distance(name, candidate);
+        if (distance < best) {
+            best = distance;
+            closest = i;
+        }
+    }
+    return closest;
+}

@@ -252,19 +252,11 @@ static int store_field(coord_job_spec *job, const job_field *field, const json_t
 /* Reports an unknown field path, naming the closest known one when it is 1 or 2 edits away. */
 static int unknown_field(const char *path, const char *where, fl_error *err)
 {
-    const char *closest = NULL;
-    size_t best = 3;
-    for (size_t i = 0; i < FIELD_COUNT; i++) {
-        size_t distance = fl_edit_distance(path, s_fields[i].path);
-        if (distance < best) {
-            best = distance;
-            closest = s_fields[i].path;
-        }
-    }
-
-    if (closest != NULL)
+    size_t closest = fl_spell_closest(path, s_fields, FIELD_COUNT, sizeof(s_fields[0]),
+                                      offsetof(job_field, path));
+    if (closest < FIELD_COUNT)
         return fl_error_set(err, FL_EINVAL, "%s: unknown field '%s'; did you mean '%s'?", where,
-                            path, closest);
+                            path, s_fields[closest].path);
     return fl_error_set(err, FL_EINVAL,
                         "%s: unknown field '%s'; check its spelling against the job file "
                         "reference in the researcher guide",
