@@ -53,10 +53,10 @@ typedef struct coord_round_context {
     size_t chunk_size;                /* bytes per chunk on the wire */
     proto_transfer_options transfer;
     /*
-     * Seconds after sending a control message before a site's heartbeat that
-     * still shows it missing makes the coordinator resend it; a few heartbeat
-     * intervals, so that a heartbeat sent before the message arrived is not
-     * taken for a loss.
+     * Seconds from sending a control message until a heartbeat that still
+     * shows it missing makes the coordinator resend it. It spans a few
+     * heartbeat intervals, so a heartbeat sent before the message arrived is
+     * not taken for a loss.
      */
     double resend_after_s;
 } coord_round_context;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Agent crashes with real daemons on loopback, 4 sites and min_sites 3:
-# - site-3's agent is SIGKILLed during round 1's local training: its trainer
-#   process stops with it, the coordinator drops the site after the heartbeat
-#   timeout, round 1 completes with the other 3, and site-3, restarted with
-#   the same identity, takes part in round 2;
+# - site-3's agent is SIGKILLed during round 1's local training, and its
+#   trainer process stops with it. The coordinator drops the site after the
+#   heartbeat timeout and round 1 completes with the other 3. Site-3,
+#   restarted with the same identity, takes part in round 2;
 # - site-4 is SIGKILLed in round 2 after it sent its key shares and masked
 #   its update, while a test-only hold keeps its upload from starting: round 2
 #   completes with site-1..3, because the survivors' shares remove site-4's

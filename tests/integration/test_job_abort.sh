@@ -6,9 +6,9 @@
 #   within the agents' [trainer] stop_timeout (set to 10 s here);
 # - site-3's trainer ignores SIGTERM (test-only FEDLORA_TEST_TRAINER_IGNORES_SIGTERM),
 #   so its agent sends SIGKILL once stop_timeout has passed;
-# - site-4's agent, stopped (SIGSTOP) and declared dead before the abort,
-#   misses it; once resumed, its heartbeats still report training, so the
-#   coordinator repeats the abort and site-4's trainer stops too;
+# - site-4's agent is stopped (SIGSTOP) and declared dead before the abort,
+#   so it misses it. Once resumed, its heartbeats still report training, so
+#   the coordinator repeats the abort and site-4's trainer stops too;
 # - the job's state.json says aborted with alice's reason, `fedlora status`
 #   shows it, and each site's audit log records the abort of job-1;
 # - no file of the round is left in the sites' work folders or in the

@@ -2,11 +2,11 @@
 # Read-only state folder with real daemons on loopback: the job's state
 # folder sits on a tmpfs, which the test remounts read-only once round 1
 # completed (chmod would not stop root). Round 2's checkpoint write then
-# fails with an error that names the folder and the cause, round 1's
-# checkpoint stays byte-identical, the job state on disk still records 1
-# completed round, and the coordinator tries the job again only after a
-# delay that doubles (5 s, then 10 s), so the sites do not retrain round 2
-# back to back. Once remounted read-write the job resumes from round 1 and
+# fails with an error that names the folder and the cause. Round 1's
+# checkpoint stays byte-identical and the job state on disk still records 1
+# completed round. The coordinator tries the job again only after a delay
+# that doubles (5 s, then 10 s), so the sites do not retrain round 2 back to
+# back. Once remounted read-write the job resumes from round 1 and
 # completes. Needs root for mount; skipped otherwise.
 source "$(dirname "$0")/lib.sh"
 trap fl_cleanup_mounted EXIT
