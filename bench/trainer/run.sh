@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs bench_trainer and the same step in PyTorch with the same threads, then
-# prints one JSON line with both. Usage: bench/trainer/run.sh BUILD_DIR
+# prints the targets and one JSON line with both. Exits with 1 when a target
+# is missed. Usage: bench/trainer/run.sh BUILD_DIR
 set -euo pipefail
 build=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,5 +24,15 @@ result = {"bench": "trainer", "tokens_per_s": c["tokens_per_s"], "gflops": c["gf
           "torch_tokens_per_s": t["tokens_per_s"],
           "speedup_vs_torch": round(c["tokens_per_s"] / t["tokens_per_s"], 3),
           "peak_rss_mb": c["peak_rss_mb"]}
+
+# The targets, printed before the final JSON line: a missed one makes the benchmark exit with 1.
+peak_bound = 1.5 * (c["weights_mb"] + c["buffers_mb"])
+checks = [("mfu_vs_sgemm >= 0.8", result["mfu_vs_sgemm"] >= 0.8),
+          ("speedup_vs_torch >= 1.25", result["speedup_vs_torch"] >= 1.25),
+          ("peak_rss_mb <= 1.5 x (weights + buffers) = %.0f" % peak_bound,
+           c["peak_rss_mb"] <= peak_bound)]
+for name, met in checks:
+    print("target %s: %s" % (name, "met" if met else "MISSED"))
 print(json.dumps(result))
+sys.exit(0 if all(met for _, met in checks) else 1)
 PY
